@@ -1,0 +1,1 @@
+"""QuperSync: mirror Amazon Redshift cost-usage tables into PostgreSQL with Dagster."""

@@ -1,0 +1,1 @@
+"""The sync engine's rules, independent of drivers and of Dagster (standard library only)."""

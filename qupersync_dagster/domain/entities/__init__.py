@@ -1,0 +1,52 @@
+"""Entities: plain dataclasses with no behaviour that needs a server."""
+
+from qupersync_dagster.domain.entities.cost_usage import (
+    SUMMARY_DIMENSIONS,
+    SUMMARY_MEASURES,
+    CostUsageRecord,
+    CostUsageSummary,
+)
+from qupersync_dagster.domain.entities.query import RedshiftQuery
+from qupersync_dagster.domain.entities.schema import Column, ColumnType, TableSchema, TypeKind
+from qupersync_dagster.domain.entities.sync import (
+    LoadCounts,
+    PartitionOutcome,
+    PartitionWindow,
+    RowBatch,
+    SourceFingerprint,
+    SyncResult,
+    SyncWatermark,
+)
+from qupersync_dagster.domain.entities.table import (
+    RedshiftTable,
+    SchemaPolicy,
+    SyncMode,
+    TableRef,
+    TableSpec,
+    check_identifier,
+)
+
+__all__ = [
+    "SUMMARY_DIMENSIONS",
+    "SUMMARY_MEASURES",
+    "Column",
+    "ColumnType",
+    "CostUsageRecord",
+    "CostUsageSummary",
+    "LoadCounts",
+    "PartitionOutcome",
+    "PartitionWindow",
+    "RedshiftQuery",
+    "RedshiftTable",
+    "RowBatch",
+    "SchemaPolicy",
+    "SourceFingerprint",
+    "SyncMode",
+    "SyncResult",
+    "SyncWatermark",
+    "TableRef",
+    "TableSchema",
+    "TableSpec",
+    "TypeKind",
+    "check_identifier",
+]

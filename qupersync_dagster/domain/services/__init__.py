@@ -1,0 +1,1 @@
+"""Services: the sync's rules and orchestration."""

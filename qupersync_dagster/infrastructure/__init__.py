@@ -1,0 +1,1 @@
+"""Adapters from the domain's repositories to real servers."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL target: psycopg2 for COPY, SQLAlchemy Core for everything else."""

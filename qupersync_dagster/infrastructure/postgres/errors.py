@@ -1,0 +1,49 @@
+"""Turn psycopg2 failures into the domain's errors.
+
+The server's message names the column and the kind of bad value; the offending value itself is
+left out (it may be large or sensitive), and connection details never appear.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+from psycopg2 import errors as pg_errors
+
+from qupersync_dagster.domain.errors import DataError, QuperSyncError, TargetUnavailableError
+
+_COPY_CONTEXT = re.compile(r"COPY [^,]+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
+
+
+def translate(error: Exception, table: str, partition: str) -> Exception:
+    """The domain error for ``error`` raised while writing ``table``'s ``partition``."""
+    if isinstance(error, QuperSyncError):
+        return error
+    if isinstance(error, pg_errors.QueryCanceled | pg_errors.LockNotAvailable):
+        return TargetUnavailableError(
+            f"table {table!r}, partition {partition}: the target cancelled the statement "
+            f"({_primary(error)}); the partition was rolled back"
+        )
+    if isinstance(error, psycopg2.OperationalError | psycopg2.InterfaceError):
+        return TargetUnavailableError(
+            f"table {table!r}, partition {partition}: lost the target connection "
+            f"({type(error).__name__}); the partition was rolled back"
+        )
+    if isinstance(error, psycopg2.DataError | psycopg2.IntegrityError):
+        diag = error.diag
+        context = _COPY_CONTEXT.search(diag.context or "")
+        column = diag.column_name or (context.group("column") if context else None)
+        detail = []
+        if context:
+            detail.append(f"row {context.group('line')} of the partition's batch")
+        if isinstance(error, pg_errors.UniqueViolation) and diag.message_detail:
+            detail.append(diag.message_detail)
+        return DataError(table, partition, column, _primary(error), "; ".join(detail))
+    return error
+
+
+def _primary(error: Exception) -> str:
+    """The server's message without the quoted value it sometimes ends with."""
+    message = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
+    return message.split(': "', 1)[0].strip()

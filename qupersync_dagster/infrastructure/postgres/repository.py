@@ -1,0 +1,345 @@
+"""The PostgreSQL mirror: table DDL, partition transactions, sync state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import sqlalchemy as sa
+from psycopg2 import sql
+
+from qupersync_dagster.domain.entities import (
+    Column,
+    LoadCounts,
+    PartitionWindow,
+    RowBatch,
+    SourceFingerprint,
+    SyncWatermark,
+    TableSchema,
+    TableSpec,
+)
+from qupersync_dagster.domain.errors import ConfigError, DataError
+from qupersync_dagster.domain.repositories import PartitionLoad, TargetRepository
+from qupersync_dagster.infrastructure.postgres import types
+from qupersync_dagster.infrastructure.postgres.copy_stream import BatchReader
+from qupersync_dagster.infrastructure.postgres.errors import translate
+from qupersync_dagster.infrastructure.postgres.state_store import StateStore
+
+_COPY_BUFFER = 1 << 20
+_NOTHING = sql.SQL("")
+
+_DESCRIBE = sa.text(
+    """
+    SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale,
+           is_nullable = 'YES' AS nullable
+    FROM information_schema.columns
+    WHERE table_schema = :schema AND table_name = :table
+    ORDER BY ordinal_position
+    """
+)
+
+_PRIMARY_KEY = sa.text(
+    """
+    SELECT a.attname
+    FROM pg_index i
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+    WHERE i.indisprimary
+      AND i.indrelid = to_regclass(quote_ident(:schema) || '.' || quote_ident(:table))
+    ORDER BY array_position(i.indkey, a.attnum)
+    """
+)
+
+
+def _table(spec: TableSpec) -> sql.Identifier:
+    return sql.Identifier(spec.target.schema, spec.target.name)
+
+
+def _names(columns: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def _window_predicate(spec: TableSpec) -> sql.Composed:
+    return sql.SQL("{column} >= %(start)s AND {column} < %(end)s").format(
+        column=sql.Identifier(spec.partition_column)
+    )
+
+
+class PostgresTargetRepository(TargetRepository):
+    def __init__(self, engine: sa.Engine, state_schema: str = "qupersync"):
+        self.engine = engine
+        self.state = StateStore(state_schema)
+        with engine.begin() as conn:
+            self.state.ensure(conn)
+
+    def describe(self, spec: TableSpec) -> TableSchema | None:
+        params = {"schema": spec.target.schema, "table": spec.target.name}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_DESCRIBE, params).all()
+            if not rows:
+                return None
+            primary_key = tuple(conn.execute(_PRIMARY_KEY, params).scalars())
+        columns = []
+        for row in rows:
+            column_type = types.from_catalog(
+                row.data_type,
+                row.character_maximum_length,
+                row.numeric_precision,
+                row.numeric_scale,
+            )
+            if column_type is None:
+                raise ConfigError(
+                    f"table {spec.name!r}: target column {row.column_name!r} has type "
+                    f"{row.data_type!r}, which QuperSync does not map"
+                )
+            columns.append(Column(row.column_name, column_type, row.nullable))
+        return TableSchema(tuple(columns), primary_key)
+
+    def create_table(self, spec: TableSpec, schema: TableSchema) -> None:
+        key = set(spec.primary_key)
+        definitions = [
+            sql.SQL("{} {}{}").format(
+                sql.Identifier(c.name),
+                sql.SQL(types.ddl(c.type)),
+                sql.SQL(" NOT NULL" if c.name in key or not c.nullable else ""),
+            )
+            for c in schema.columns
+        ]
+        if spec.primary_key:
+            definitions.append(sql.SQL("PRIMARY KEY ({})").format(_names(spec.primary_key)))
+        statements = [
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(spec.target.schema)),
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                _table(spec), sql.SQL(", ").join(definitions)
+            ),
+            # Every sync deletes or reconciles by day: keep that a range scan.
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                sql.Identifier(f"{spec.target.name}_{spec.partition_column}_idx"[:63]),
+                _table(spec),
+                sql.Identifier(spec.partition_column),
+            ),
+        ]
+        self._execute(statements)
+
+    def evolve_table(self, spec: TableSpec, added: list[Column], widened: list[Column]) -> None:
+        statements = [
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                _table(spec), sql.Identifier(c.name), sql.SQL(types.ddl(c.type))
+            )
+            for c in added
+        ] + [
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {}").format(
+                _table(spec), sql.Identifier(c.name), sql.SQL(types.ddl(c.type))
+            )
+            for c in widened
+        ]
+        self._execute(statements)
+
+    def _execute(self, statements: list[sql.Composable]) -> None:
+        with self.engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    def stored_states(self, table: str) -> dict[str, SyncWatermark]:
+        with self.engine.connect() as conn:
+            return self.state.load(conn, table)
+
+    def fingerprints(
+        self, spec: TableSpec, start: date, end: date
+    ) -> dict[date, SourceFingerprint]:
+        """The target's own count and measure sum per day, for reconciliation with the source."""
+        measure = (
+            sql.SQL("CAST(SUM({}) AS text)").format(sql.Identifier(spec.measure_column))
+            if spec.measure_column
+            else sql.SQL("NULL")
+        )
+        query = sql.SQL(
+            "SELECT CAST({column} AS date), COUNT(*), {measure} FROM {table} "
+            "WHERE {window} GROUP BY 1"
+        ).format(
+            column=sql.Identifier(spec.partition_column),
+            measure=measure,
+            table=_table(spec),
+            window=_window_predicate(spec),
+        )
+        with self.engine.connect() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(query, {"start": start, "end": end})
+            return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
+
+    @contextmanager
+    def partition(
+        self, spec: TableSpec, window: PartitionWindow, columns: tuple[str, ...]
+    ) -> Iterator[PartitionLoad]:
+        try:
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                load = PostgresPartitionLoad(conn, self.state, spec, window, columns)
+                yield load
+                if not load.committed:
+                    transaction.rollback()
+        except Exception as error:
+            translated = translate(error, spec.name, window.key)
+            if translated is error:
+                raise
+            raise translated from error
+
+
+class PostgresPartitionLoad(PartitionLoad):
+    def __init__(
+        self,
+        conn: sa.Connection,
+        state: StateStore,
+        spec: TableSpec,
+        window: PartitionWindow,
+        columns: tuple[str, ...],
+    ):
+        self.conn = conn
+        self.cursor = conn.connection.dbapi_connection.cursor()
+        self.state = state
+        self.spec = spec
+        self.window = window
+        self.columns = columns
+        self.committed = False
+        self._params = {"start": window.start, "end": window.end}
+        self.waited_for_lock = not self._lock(wait=False)
+        if self.waited_for_lock:
+            self._lock(wait=True)
+
+    def _lock(self, *, wait: bool) -> bool:
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        self.cursor.execute(
+            sql.SQL("SELECT {}(hashtext(%s), hashtext(%s))").format(sql.Identifier(function)),
+            (self.spec.name, self.window.key),
+        )
+        return wait or bool(self.cursor.fetchone()[0])
+
+    def stored_state(self) -> SyncWatermark | None:
+        return self.state.load(self.conn, self.spec.name, self.window.key).get(self.window.key)
+
+    def _copy(self, table: sql.Composable, batches: Iterable[RowBatch]) -> int:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, _names(self.columns))
+        self.cursor.copy_expert(statement, BatchReader(batches), size=_COPY_BUFFER)
+        return self.cursor.rowcount
+
+    def _delete_window(self, extra: sql.Composable = _NOTHING) -> int:
+        self.cursor.execute(
+            sql.SQL("DELETE FROM {} AS t WHERE {}{}").format(
+                _table(self.spec), _window_predicate(self.spec), extra
+            ),
+            self._params,
+        )
+        return self.cursor.rowcount
+
+    def replace(self, batches: Iterable[RowBatch]) -> LoadCounts:
+        deleted = self._delete_window()
+        inserted = self._copy(_table(self.spec), batches)
+        return LoadCounts(inserted=inserted, deleted=deleted)
+
+    def upsert(self, batches: Iterable[RowBatch], *, full_window: bool) -> LoadCounts:
+        stage = sql.Identifier("qupersync_stage")
+        self.cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+        self.cursor.execute(
+            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+                stage, _names(self.columns), _table(self.spec)
+            )
+        )
+        self._copy(stage, batches)
+        keys = self.spec.primary_key
+        self._refuse_null_keys(stage, keys)
+        key_list = _names(keys)
+        self.cursor.execute(
+            sql.SQL("SELECT COUNT(*) - COUNT(DISTINCT ({})) FROM {}").format(
+                sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in keys)
+                if len(keys) > 1
+                else key_list,
+                sql.SQL("{} AS s").format(stage),
+            )
+        )
+        duplicates = self.cursor.fetchone()[0]
+        inserted, updated = self._merge(stage)
+        deleted = 0
+        if full_window:
+            matches = sql.SQL(" AND ").join(
+                sql.SQL("s.{0} = t.{0}").format(sql.Identifier(k)) for k in keys
+            )
+            deleted = self._delete_window(
+                sql.SQL(" AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(stage, matches)
+            )
+        return LoadCounts(inserted, updated, deleted, duplicates)
+
+    def _refuse_null_keys(self, stage: sql.Identifier, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            self.cursor.execute(
+                sql.SQL("SELECT COUNT(*) FROM {} WHERE {} IS NULL").format(
+                    stage, sql.Identifier(key)
+                )
+            )
+            nulls = self.cursor.fetchone()[0]
+            if nulls:
+                raise DataError(
+                    self.spec.name,
+                    self.window.key,
+                    key,
+                    "NULL in a primary key column",
+                    f"{nulls} row(s)",
+                )
+
+    def _merge(self, stage: sql.Identifier) -> tuple[int, int]:
+        """One INSERT … ON CONFLICT from the de-duplicated stage; returns (inserted, updated).
+
+        Among rows sharing a key the latest watermark wins, then the greatest row text, so the
+        outcome never depends on arrival order. Rows equal to what is stored are not rewritten.
+        """
+        keys = self.spec.primary_key
+        others = [c for c in self.columns if c not in keys]
+        order = [sql.SQL("{}").format(sql.Identifier(k)) for k in keys]
+        if self.spec.watermark_column:
+            order.append(
+                sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(self.spec.watermark_column))
+            )
+        order.append(sql.SQL("CAST(s AS text) DESC"))
+        if others:
+            action = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others
+                ),
+                sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in others),
+                sql.SQL(", ").join(
+                    sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in others
+                ),
+            )
+        else:
+            action = sql.SQL("DO NOTHING")
+        self.cursor.execute(
+            sql.SQL(
+                "WITH merged AS ("
+                " INSERT INTO {table} AS t ({columns})"
+                " SELECT DISTINCT ON ({keys}) {columns} FROM {stage} AS s ORDER BY {order}"
+                " ON CONFLICT ({keys}) {action}"
+                " RETURNING (xmax = 0) AS inserted)"
+                " SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FILTER (WHERE NOT inserted)"
+                " FROM merged"
+            ).format(
+                table=_table(self.spec),
+                columns=_names(self.columns),
+                keys=_names(keys),
+                stage=stage,
+                order=sql.SQL(", ").join(order),
+                action=action,
+            )
+        )
+        inserted, updated = self.cursor.fetchone()
+        return inserted, updated
+
+    def count_rows(self) -> int:
+        self.cursor.execute(
+            sql.SQL("SELECT COUNT(*) FROM {} WHERE {}").format(
+                _table(self.spec), _window_predicate(self.spec)
+            ),
+            self._params,
+        )
+        return self.cursor.fetchone()[0]
+
+    def commit(self, state: SyncWatermark) -> None:
+        self.state.save(self.conn, state)
+        self.conn.commit()
+        self.committed = True

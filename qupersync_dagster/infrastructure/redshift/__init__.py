@@ -1,0 +1,1 @@
+"""The Redshift source: redshift-connector over a server-side cursor."""

@@ -1,0 +1,177 @@
+"""Reading cost-usage tables from Redshift.
+
+The driver buffers a statement's entire result in memory, so a plain SELECT of a month of CUR
+would hold every row at once. Rows are therefore read through a server-side cursor, one FETCH of
+``fetch_size`` rows at a time, inside a read-only transaction that is always ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import redshift_connector
+
+from qupersync_dagster.domain.entities import (
+    Column,
+    PartitionWindow,
+    RowBatch,
+    SourceFingerprint,
+    TableRef,
+    TableSchema,
+    TableSpec,
+)
+from qupersync_dagster.domain.errors import (
+    ConfigError,
+    QuperSyncError,
+    SourceUnavailableError,
+)
+from qupersync_dagster.domain.repositories import SourceRepository
+from qupersync_dagster.domain.services.copy_text import escape
+from qupersync_dagster.infrastructure.redshift import sql, types
+from qupersync_dagster.infrastructure.redshift.sql import RowLayout
+
+log = logging.getLogger(__name__)
+
+
+class SourceTableMissingError(SourceUnavailableError):
+    """The table is absent, as it is while a CUR loader drops and re-creates it."""
+
+
+def _encode(rows: list, layout: RowLayout) -> bytes:
+    if layout.single_rendered:
+        lines = [row[0] for row in rows]
+    else:
+        lines = [
+            "\t".join(
+                escape(value) if raw else value for value, raw in zip(row, layout.raw, strict=True)
+            )
+            for row in rows
+        ]
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+class RedshiftSourceRepository(SourceRepository):
+    """One lazily opened connection, used by one operation at a time, re-opened after a failure."""
+
+    def __init__(self, connect: Callable[[], redshift_connector.Connection], fetch_size: int):
+        self._connect = connect
+        self._conn: redshift_connector.Connection | None = None
+        self.fetch_size = fetch_size
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                log.debug("closing a failed Redshift connection", exc_info=True)
+
+    def _cursor(self) -> redshift_connector.Cursor:
+        if self._conn is None:
+            try:
+                self._conn = self._connect()
+            except (redshift_connector.InterfaceError, OSError) as error:
+                raise SourceUnavailableError(
+                    f"cannot connect to Redshift ({type(error).__name__})"
+                ) from error
+        return self._conn.cursor()
+
+    def _fail(self, error: Exception, what: str) -> Exception:
+        """Roll back, drop a broken connection and describe ``error`` as a domain error."""
+        if isinstance(error, QuperSyncError):
+            self._end()
+            return error
+        broken = isinstance(error, redshift_connector.InterfaceError | OSError)
+        if broken:
+            self.close()
+        else:
+            self._end()
+        if broken or isinstance(error, redshift_connector.OperationalError):
+            return SourceUnavailableError(
+                f"{what}: the Redshift connection failed ({type(error).__name__}); "
+                "nothing was written"
+            )
+        message = str(error)
+        if "does not exist" in message:
+            return SourceTableMissingError(f"{what}: the source table does not exist (now)")
+        if "cancel" in message.lower():
+            return SourceUnavailableError(f"{what}: Redshift cancelled the statement (timeout)")
+        return error
+
+    def _end(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.rollback()
+            except Exception:  # noqa: BLE001 - a dead connection is re-opened next time
+                self.close()
+
+    def _query(self, query, what: str) -> list:
+        cursor = self._cursor()
+        try:
+            cursor.execute(query.sql, query.params or None)
+            rows = cursor.fetchall()
+            self._conn.rollback()
+            return list(rows)
+        except Exception as error:
+            raise self._fail(error, what) from error
+
+    def describe(self, table: TableRef) -> TableSchema:
+        rows = self._query(sql.describe_columns(table), f"describing {table}")
+        if not rows:
+            raise SourceTableMissingError(
+                f"source table {table} does not exist or is not visible to this user"
+            )
+        columns = []
+        for name, data_type, length, precision, scale, nullable in rows:
+            column_type = types.from_catalog(data_type, length, precision, scale)
+            if column_type is None:
+                raise ConfigError(
+                    f"source table {table}: column {name!r} has type {data_type!r}, "
+                    "which QuperSync cannot mirror (supported: varchar, char, integers, numeric, "
+                    "real, double precision, boolean, date, timestamp(tz), super)"
+                )
+            columns.append(Column(name, column_type, nullable == "YES"))
+        return TableSchema(tuple(columns))
+
+    def fingerprints(
+        self, spec: TableSpec, schema: TableSchema, start: date, end: date
+    ) -> dict[date, SourceFingerprint]:
+        rows = self._query(sql.fingerprints(spec, start, end), f"table {spec.name!r}")
+        return {
+            _as_date(day): SourceFingerprint(int(count), measure, watermark)
+            for day, count, measure, watermark in rows
+        }
+
+    def stream(
+        self,
+        spec: TableSpec,
+        schema: TableSchema,
+        window: PartitionWindow,
+        changed_since: str | None = None,
+    ) -> Iterator[RowBatch]:
+        select, layout = sql.select_rows(spec, schema, window, changed_since)
+        cursor = self._cursor()
+        what = f"table {spec.name!r}, partition {window.key}"
+        try:
+            cursor.execute(sql.declare(select))
+            fetch = sql.fetch(self.fetch_size)
+            while True:
+                cursor.execute(fetch)
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                yield RowBatch(_encode(rows, layout), len(rows))
+            cursor.execute(sql.CLOSE)
+            self._conn.rollback()
+        except GeneratorExit:
+            self._end()
+            raise
+        except Exception as error:
+            raise self._fail(error, what) from error
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -1,0 +1,252 @@
+"""Every statement QuperSync sends to Redshift, in one place.
+
+Written to the Amazon Redshift SQL reference, not to PostgreSQL's: a cursor is DECLAREd inside a
+transaction and read with ``FETCH FORWARD n``; booleans cannot be CAST to VARCHAR; string
+literals contain no backslash (its meaning depends on server settings), so ``CHR(92)`` spells it.
+
+Rows are rendered on the cluster into PostgreSQL's COPY text format, so the client neither builds
+a Python object per value nor escapes anything itself. A rendered string is a VARCHAR and
+Redshift refuses any longer than 65,535 bytes, so columns are packed into rendered groups whose
+worst case fits; columns that could overflow on their own (SUPER, very wide VARCHARs) travel raw
+and are escaped on the client.
+
+Catalogue and fingerprint queries bind their values as parameters. Redshift does not document
+bind parameters inside DECLARE, so the cursor's query carries its values as typed literals, and
+only values that pass a strict date, timestamp or integer pattern are ever rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from qupersync_dagster.domain.entities import (
+    ColumnType,
+    PartitionWindow,
+    RedshiftQuery,
+    TableRef,
+    TableSchema,
+    TableSpec,
+    TypeKind,
+)
+from qupersync_dagster.domain.errors import ConfigError
+
+CURSOR = "qupersync_rows"
+MAX_VARCHAR_BYTES = 65_535
+
+_TAB = "CHR(9)"
+_BACKSLASH = "CHR(92)"
+_NULL = f"{_BACKSLASH} || 'N'"
+_ESCAPES = (
+    (_BACKSLASH, f"{_BACKSLASH} || {_BACKSLASH}"),
+    ("CHR(9)", f"{_BACKSLASH} || 't'"),
+    ("CHR(10)", f"{_BACKSLASH} || 'n'"),
+    ("CHR(13)", f"{_BACKSLASH} || 'r'"),
+)
+
+_STRING = {TypeKind.VARCHAR, TypeKind.CHAR, TypeKind.TEXT}
+_INTEGER = {TypeKind.SMALLINT, TypeKind.INTEGER, TypeKind.BIGINT}
+_TIMESTAMP_LITERAL = re.compile(
+    r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2}(\.\d{1,6})?)?([+-]\d{2}(:?\d{2})?)?$"
+)
+# Worst-case rendered width in bytes of the types whose width does not depend on a length.
+_FIXED_WIDTH = {
+    TypeKind.SMALLINT: 6,
+    TypeKind.INTEGER: 11,
+    TypeKind.BIGINT: 20,
+    TypeKind.REAL: 32,
+    TypeKind.DOUBLE: 32,
+    TypeKind.BOOLEAN: 2,
+    TypeKind.DATE: 14,
+    TypeKind.TIMESTAMP: 32,
+    TypeKind.TIMESTAMPTZ: 40,
+}
+
+
+def identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_name(ref: TableRef) -> str:
+    return f"{identifier(ref.schema)}.{identifier(ref.name)}"
+
+
+def session_setup(statement_timeout_ms: int) -> list[str]:
+    return [
+        "SET timezone TO 'UTC'",
+        f"SET statement_timeout TO {int(statement_timeout_ms)}",
+    ]
+
+
+def describe_columns(ref: TableRef) -> RedshiftQuery:
+    return RedshiftQuery(
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision,"
+        " numeric_scale, is_nullable"
+        " FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s"
+        " ORDER BY ordinal_position",
+        (ref.schema, ref.name),
+    )
+
+
+def fingerprints(spec: TableSpec, start: date, end: date) -> RedshiftQuery:
+    """Row count, measure sum and max watermark per day of ``[start, end)``: one grouped scan."""
+    partition = identifier(spec.partition_column)
+    measure = (
+        f"CAST(SUM({identifier(spec.measure_column)}) AS VARCHAR(64))"
+        if spec.measure_column
+        else "CAST(NULL AS VARCHAR(64))"
+    )
+    watermark = (
+        f"CAST(MAX({identifier(spec.watermark_column)}) AS VARCHAR(64))"
+        if spec.watermark_column
+        else "CAST(NULL AS VARCHAR(64))"
+    )
+    return RedshiftQuery(
+        f"SELECT CAST({partition} AS DATE) AS partition_day, COUNT(*) AS row_count,"
+        f" {measure} AS measure_sum, {watermark} AS max_watermark"
+        f" FROM {table_name(spec.source)}"
+        f" WHERE {partition} >= %s AND {partition} < %s"
+        " GROUP BY 1",
+        (start, end),
+    )
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """How a fetched row maps onto a COPY line.
+
+    ``raw[i]`` is False when select-list item ``i`` is a rendered group of columns (COPY text
+    already, never NULL) and True when it is one raw column the client must escape.
+    """
+
+    raw: tuple[bool, ...]
+
+    @property
+    def single_rendered(self) -> bool:
+        return self.raw == (False,)
+
+
+def _width(column_type: ColumnType) -> int | None:
+    """Worst-case rendered bytes of one value, None when it could exceed a VARCHAR."""
+    kind = column_type.kind
+    if kind in _STRING:
+        if column_type.length is None:
+            return None
+        width = 2 * column_type.length  # every byte may become a two-byte escape
+    elif kind is TypeKind.NUMERIC:
+        width = (column_type.precision or 38) + 3
+    elif kind is TypeKind.JSON:
+        return None
+    else:
+        width = _FIXED_WIDTH[kind]
+    return width if width <= MAX_VARCHAR_BYTES else None
+
+
+def _rendered(name: str, column_type: ColumnType) -> str:
+    column = identifier(name)
+    kind = column_type.kind
+    if kind in _STRING:
+        text = column
+        for old, new in _ESCAPES:
+            text = f"REPLACE({text}, {old}, {new})"
+    elif kind is TypeKind.BOOLEAN:
+        text = f"CASE WHEN {column} THEN 't' WHEN NOT {column} THEN 'f' END"
+    else:
+        text = f"CAST({column} AS VARCHAR)"
+    return f"COALESCE({text}, {_NULL})"
+
+
+def _raw(name: str, column_type: ColumnType) -> str:
+    column = identifier(name)
+    if column_type.kind is TypeKind.JSON:
+        return f"JSON_SERIALIZE({column})"
+    if column_type.kind in _STRING:
+        return column
+    return f"CAST({column} AS VARCHAR(65535))"
+
+
+def select_list(schema: TableSchema) -> tuple[list[str], RowLayout]:
+    """Select-list items rendering ``schema``'s columns, in order, and their layout."""
+    items: list[str] = []
+    raw: list[bool] = []
+    group: list[str] = []
+    group_width = 0
+
+    def close_group() -> None:
+        nonlocal group, group_width
+        if group:
+            items.append(f" || {_TAB} || ".join(group))
+            raw.append(False)
+        group, group_width = [], 0
+
+    for column in schema.columns:
+        width = _width(column.type)
+        if width is None:
+            close_group()
+            items.append(_raw(column.name, column.type))
+            raw.append(True)
+            continue
+        if group and group_width + 1 + width > MAX_VARCHAR_BYTES:
+            close_group()
+        group.append(_rendered(column.name, column.type))
+        group_width += width + (1 if len(group) > 1 else 0)
+    close_group()
+    return items, RowLayout(tuple(raw))
+
+
+def date_literal(day: date) -> str:
+    return f"CAST('{day.isoformat()}' AS DATE)"
+
+
+def watermark_literal(value: str, column_type: ColumnType) -> str:
+    """A typed literal for a stored watermark, refusing anything but a date, time or integer."""
+    if column_type.kind in _INTEGER and re.fullmatch(r"-?\d{1,19}", value):
+        return str(int(value))
+    if column_type.kind in (TypeKind.DATE, TypeKind.TIMESTAMP, TypeKind.TIMESTAMPTZ) and (
+        _TIMESTAMP_LITERAL.match(value)
+    ):
+        cast = {
+            TypeKind.DATE: "DATE",
+            TypeKind.TIMESTAMP: "TIMESTAMP",
+            TypeKind.TIMESTAMPTZ: "TIMESTAMPTZ",
+        }[column_type.kind]
+        return f"CAST('{value}' AS {cast})"
+    raise ConfigError(f"watermark value {value!r} is not a valid {column_type} literal")
+
+
+def select_rows(
+    spec: TableSpec,
+    schema: TableSchema,
+    window: PartitionWindow,
+    changed_since: str | None = None,
+) -> tuple[str, RowLayout]:
+    """The query a partition's rows are read with, and how its rows map onto COPY lines."""
+    items, layout = select_list(schema)
+    partition = identifier(spec.partition_column)
+    conditions = [
+        f"{partition} >= {date_literal(window.start)}",
+        f"{partition} < {date_literal(window.end)}",
+    ]
+    if changed_since is not None and spec.watermark_column:
+        watermark = schema.get(spec.watermark_column)
+        if watermark is None:
+            raise ConfigError(f"table {spec.name!r}: watermark_column is not in the source")
+        literal = watermark_literal(changed_since, watermark.type)
+        conditions.append(f"{identifier(spec.watermark_column)} > {literal}")
+    statement = (
+        f"SELECT {', '.join(items)} FROM {table_name(spec.source)} WHERE {' AND '.join(conditions)}"
+    )
+    return statement, layout
+
+
+def declare(select: str) -> str:
+    return f"DECLARE {CURSOR} CURSOR FOR {select}"
+
+
+def fetch(count: int) -> str:
+    return f"FETCH FORWARD {int(count)} FROM {CURSOR}"
+
+
+CLOSE = f"CLOSE {CURSOR}"
