@@ -39,3 +39,33 @@ def source_db(pg_server) -> str:
 def target_db(pg_server) -> str:
     """A new, empty PostgreSQL target database."""
     yield from _fresh_database(pg_server, "target")
+
+
+@pytest.fixture(scope="session")
+def redshift_emulator(pg_server):
+    """The Redshift wire emulator in front of ``pg_server``: the real driver connects to it."""
+    from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
+
+    with RedshiftWireEmulator(pg_server) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def sync_env(monkeypatch, pg_server, redshift_emulator, source_db, target_db):
+    """The REDSHIFT_* / POSTGRES_* environment of the configuration contract, for one test."""
+    values = {
+        "REDSHIFT_HOST": redshift_emulator.host,
+        "REDSHIFT_PORT": str(redshift_emulator.port),
+        "REDSHIFT_DATABASE": source_db,
+        "REDSHIFT_USER": pg_server.user,
+        "REDSHIFT_PASSWORD": "emulator-trusts-any-password",
+        "REDSHIFT_SSL": "false",
+        "POSTGRES_HOST": pg_server.host,
+        "POSTGRES_PORT": str(pg_server.port),
+        "POSTGRES_DATABASE": target_db,
+        "POSTGRES_USER": pg_server.user,
+        "POSTGRES_PASSWORD": pg_server.password,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values

@@ -7,6 +7,7 @@ the key, and unknown keys are refused rather than silently ignored.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,13 @@ from typing import Any
 
 import yaml
 
-from qupersync_dagster.domain.entities import SchemaPolicy, SyncMode, TableRef, TableSpec
+from qupersync_dagster.domain.entities import (
+    SchemaPolicy,
+    SummarySpec,
+    SyncMode,
+    TableRef,
+    TableSpec,
+)
 from qupersync_dagster.domain.errors import ConfigError
 
 CONFIG_ENV = "QUPERSYNC_CONFIG"
@@ -46,7 +53,19 @@ def configured_path() -> Path:
     return Path(value) if value else default_path()
 
 
-def load_table_specs(path: Path | None = None) -> list[TableSpec]:
+@dataclass(frozen=True)
+class TableList:
+    tables: list[TableSpec]
+    summary: SummarySpec | None = None
+
+    def table(self, name: str) -> TableSpec:
+        for spec in self.tables:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def load_table_list(path: Path | None = None) -> TableList:
     path = path or configured_path()
     try:
         document = yaml.safe_load(path.read_text())
@@ -56,12 +75,33 @@ def load_table_specs(path: Path | None = None) -> list[TableSpec]:
         raise ConfigError(f"table list {path} is not valid YAML: {error}") from error
     if not isinstance(document, dict) or not isinstance(document.get("tables"), list):
         raise ConfigError(f"table list {path}: expected a top-level 'tables:' list")
+    unknown = sorted(set(document) - {"tables", "summary"})
+    if unknown:
+        raise ConfigError(f"table list {path}: unknown top-level key(s) {unknown}")
     specs = [_spec(entry, index, path) for index, entry in enumerate(document["tables"])]
     names = [spec.name for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"table list {path}: duplicate table name(s) {duplicates}")
-    return specs
+    return TableList(specs, _summary(document.get("summary"), names, path))
+
+
+def _summary(entry: Any, names: list[str], path: Path) -> SummarySpec | None:
+    if entry is None:
+        return None
+    where = f"table list {path}, summary"
+    if not isinstance(entry, dict) or set(entry) - {"from_table", "target", "name"}:
+        raise ConfigError(f"{where}: expected keys from_table, target and optionally name")
+    if entry.get("from_table") not in names:
+        raise ConfigError(f"{where}: from_table must name a configured table, one of {names}")
+    try:
+        return SummarySpec(
+            from_table=entry["from_table"],
+            target=TableRef.parse(entry.get("target", ""), f"{where}: target"),
+            name=entry.get("name", "cost_usage_summary"),
+        )
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _spec(entry: Any, index: int, path: Path) -> TableSpec:

@@ -5,6 +5,7 @@ from qupersync_dagster.domain.entities.cost_usage import (
     SUMMARY_MEASURES,
     CostUsageRecord,
     CostUsageSummary,
+    SummarySpec,
 )
 from qupersync_dagster.domain.entities.query import RedshiftQuery
 from qupersync_dagster.domain.entities.schema import Column, ColumnType, TableSchema, TypeKind
@@ -41,6 +42,7 @@ __all__ = [
     "RowBatch",
     "SchemaPolicy",
     "SourceFingerprint",
+    "SummarySpec",
     "SyncMode",
     "SyncResult",
     "SyncWatermark",

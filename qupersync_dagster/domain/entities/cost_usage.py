@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from qupersync_dagster.domain.entities.table import TableRef, check_identifier
+
 
 @dataclass(frozen=True)
 class CostUsageRecord:
@@ -62,3 +64,16 @@ class CostUsageSummary:
     public_on_demand_cost: Decimal | None
     usage_amount: Decimal | None
     line_count: int
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """Where the daily summary is built from (a configured line-item table) and written to."""
+
+    from_table: str
+    target: TableRef
+    name: str = "cost_usage_summary"
+
+    def __post_init__(self) -> None:
+        check_identifier(self.from_table, "summary: from_table")
+        check_identifier(self.name, "summary: name")

@@ -77,14 +77,18 @@ class SyncService:
         source_schema = self.source.describe(spec.source)
         return source_schema, plan_schema(spec, source_schema, self.target.describe(spec))
 
-    def prepare(self, spec: TableSpec) -> TableSchema:
-        """Validate, then create or evolve the target table; raises before any write on error."""
-        source_schema, plan = self.check_schema(spec)
+    def apply_plan(self, spec: TableSpec, source_schema: TableSchema, plan: SchemaPlan) -> None:
+        """Create or evolve the target table as planned; refuses a plan with differences."""
         plan.raise_for(spec.name)
         if plan.create:
             self.target.create_table(spec, source_schema)
         elif plan.added or plan.widened:
             self.target.evolve_table(spec, plan.added, plan.widened)
+
+    def prepare(self, spec: TableSpec) -> TableSchema:
+        """Validate, then create or evolve the target table; raises before any write on error."""
+        source_schema, plan = self.check_schema(spec)
+        self.apply_plan(spec, source_schema, plan)
         return source_schema
 
     def sync(
@@ -95,9 +99,13 @@ class SyncService:
         *,
         force: bool = False,
         on_result: Callable[[SyncResult], None] | None = None,
+        schema: TableSchema | None = None,
     ) -> list[SyncResult]:
-        """Sync every day in ``[start, end)``; days whose source is unchanged are skipped."""
-        schema = self.prepare(spec)
+        """Sync every day in ``[start, end)``; days whose source is unchanged are skipped.
+
+        ``schema`` is the source schema when the caller already ran pre-flight (``prepare``).
+        """
+        schema = schema or self.prepare(spec)
         found = self.source.fingerprints(spec, schema, start, end)
         stored = self.target.stored_states(spec.name)
         signature = schema.signature()

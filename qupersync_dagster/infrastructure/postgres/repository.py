@@ -166,6 +166,17 @@ class PostgresTargetRepository(TargetRepository):
             cursor.execute(query, {"start": start, "end": end})
             return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
 
+    def preview(
+        self, spec: TableSpec, start: date, end: date, limit: int = 10
+    ) -> tuple[list[str], list[tuple]]:
+        """A few of the window's rows (column names, rows) to show what was synced."""
+        query = sql.SQL("SELECT * FROM {} WHERE {} LIMIT %(limit)s").format(
+            _table(spec), _window_predicate(spec)
+        )
+        with self.engine.connect() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(query, {"start": start, "end": end, "limit": limit})
+            return [d.name for d in cursor.description], cursor.fetchall()
+
     @contextmanager
     def partition(
         self, spec: TableSpec, window: PartitionWindow, columns: tuple[str, ...]

@@ -1,0 +1,1 @@
+"""The Dagster interface: resources, assets, checks, schedules and sensors."""
