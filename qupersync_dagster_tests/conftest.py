@@ -7,7 +7,9 @@ against an existing server instead of the embedded one.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +17,13 @@ from qupersync_dagster.devkit.embedded import ServerAddress, start_embedded
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory) -> ServerAddress:
+def pg_server() -> ServerAddress:
     dsn = os.environ.get("QUPERSYNC_TEST_PG_DSN")
     if dsn:
         return ServerAddress.from_dsn(dsn)
-    return start_embedded(tmp_path_factory.mktemp("pg") / "data", keep=False)
+    # Not under pytest's basetemp: each pytest run makes that private to its own user, and the
+    # embedded server runs as a separate system user that must keep reaching its data directory.
+    return start_embedded(Path(tempfile.mkdtemp(prefix="qupersync-pg-")) / "data", keep=False)
 
 
 def _fresh_database(server: ServerAddress, role: str):
@@ -69,3 +73,54 @@ def sync_env(monkeypatch, pg_server, redshift_emulator, source_db, target_db):
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+CUR_START = "2026-10-01"
+CUR_DAYS = 10
+
+
+@pytest.fixture
+def cur_source(pg_server, source_db):
+    """``billing.cur_line_items`` in the source database: 10 days of generated CUR rows."""
+    from datetime import date
+
+    from qupersync_dagster.devkit import cur_data
+
+    conn = pg_server.connect(source_db)
+    try:
+        cur_data.create_source_table(conn, "billing", "cur_line_items")
+        cur_data.generate(
+            conn,
+            "billing",
+            "cur_line_items",
+            start=date.fromisoformat(CUR_START),
+            days=CUR_DAYS,
+            rows=CUR_DAYS * 200,
+        )
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def table_list_file(tmp_path, monkeypatch):
+    """A table list for ``billing.cur_line_items`` starting on the generated data's first day."""
+    path = tmp_path / "tables.yaml"
+    path.write_text(
+        f"""
+tables:
+  - name: cur_line_items
+    source: billing.cur_line_items
+    target: cost.cur_line_items
+    partition_column: line_item_usage_start_date
+    start_date: "{CUR_START}"
+    mode: replace
+    primary_key: [identity_line_item_id, identity_time_interval]
+    measure_column: line_item_unblended_cost
+summary:
+  from_table: cur_line_items
+  target: cost.cost_usage_summary
+"""
+    )
+    monkeypatch.setenv("QUPERSYNC_CONFIG", str(path))
+    return path
