@@ -11,6 +11,9 @@ import os
 import dagster as dg
 
 from qupersync_dagster.defs.cost_usage.assets import build_cost_usage_asset
+from qupersync_dagster.defs.cost_usage.checks import build_cost_usage_checks
+from qupersync_dagster.defs.cost_usage.schedules import build_cost_usage_schedule, build_sync_job
+from qupersync_dagster.defs.cost_usage.sensors import build_restatement_sensor
 from qupersync_dagster.defs.cost_usage.summary import build_summary_asset
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource
 from qupersync_dagster.infrastructure.table_list import TableList, load_table_list
@@ -53,10 +56,24 @@ def resources() -> dict:
 
 def build_definitions(table_list: TableList) -> dg.Definitions:
     assets = [build_cost_usage_asset(spec) for spec in table_list.tables]
-    if table_list.summary is not None:
-        line_items = table_list.table(table_list.summary.from_table)
-        assets.append(build_summary_asset(table_list.summary, line_items))
-    return dg.Definitions(assets=assets, resources=resources())
+    summary = table_list.summary
+    if summary is not None:
+        assets.append(build_summary_asset(summary, table_list.table(summary.from_table)))
+    checks, schedules, sensors = [], [], []
+    for spec in table_list.tables:
+        checks += build_cost_usage_checks(spec)
+        # The summary is rebuilt in the run that re-syncs its line items.
+        downstream = [summary.name] if summary and summary.from_table == spec.name else []
+        job = build_sync_job(spec, downstream)
+        schedules.append(build_cost_usage_schedule(spec, job))
+        sensors.append(build_restatement_sensor(spec, job))
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        schedules=schedules,
+        sensors=sensors,
+        resources=resources(),
+    )
 
 
 defs = build_definitions(load_table_list())

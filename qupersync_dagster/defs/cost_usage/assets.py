@@ -6,7 +6,6 @@ validation runs first as the blocking ``schema_matches`` check: a drifted table 
 anything is written.
 """
 
-
 import json
 import time
 

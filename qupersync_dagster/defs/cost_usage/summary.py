@@ -4,7 +4,6 @@ It is computed in PostgreSQL from the mirrored line items, so it never reads Red
 rebuilt for a day whenever that day of its upstream table is materialised again.
 """
 
-
 import dagster as dg
 
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of

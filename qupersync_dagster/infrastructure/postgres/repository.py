@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import NamedTuple
 
+import psycopg2
 import sqlalchemy as sa
 from psycopg2 import sql
 
@@ -19,7 +21,7 @@ from qupersync_dagster.domain.entities import (
     TableSchema,
     TableSpec,
 )
-from qupersync_dagster.domain.errors import ConfigError, DataError
+from qupersync_dagster.domain.errors import ConfigError, DataError, TargetUnavailableError
 from qupersync_dagster.domain.repositories import PartitionLoad, TargetRepository
 from qupersync_dagster.infrastructure.postgres import types
 from qupersync_dagster.infrastructure.postgres.copy_stream import BatchReader
@@ -65,16 +67,37 @@ def _window_predicate(spec: TableSpec) -> sql.Composed:
     )
 
 
+class KeyViolations(NamedTuple):
+    """How far a window's rows are from satisfying the configured primary key."""
+
+    rows: int
+    null_key_rows: int  # rows with NULL in any key column
+    duplicate_keys: int  # distinct non-NULL keys held by more than one row
+    duplicate_rows: int  # rows beyond the first of each such key
+
+
 class PostgresTargetRepository(TargetRepository):
     def __init__(self, engine: sa.Engine, state_schema: str = "qupersync"):
         self.engine = engine
         self.state = StateStore(state_schema)
-        with engine.begin() as conn:
+        with self._connection(f"{state_schema}.sync_state", begin=True) as conn:
             self.state.ensure(conn)
+
+    @contextmanager
+    def _connection(self, table: str, *, begin: bool = False) -> Iterator[sa.Connection]:
+        """A pooled connection (in a transaction with ``begin``); failures become domain errors."""
+        try:
+            with self.engine.begin() if begin else self.engine.connect() as conn:
+                yield conn
+        except Exception as error:
+            translated = translate(error, table)
+            if translated is error:
+                raise
+            raise translated from error
 
     def describe(self, spec: TableSpec) -> TableSchema | None:
         params = {"schema": spec.target.schema, "table": spec.target.name}
-        with self.engine.connect() as conn:
+        with self._connection(spec.name) as conn:
             rows = conn.execute(_DESCRIBE, params).all()
             if not rows:
                 return None
@@ -119,7 +142,7 @@ class PostgresTargetRepository(TargetRepository):
                 sql.Identifier(spec.partition_column),
             ),
         ]
-        self._execute(statements)
+        self._execute(spec, statements)
 
     def evolve_table(self, spec: TableSpec, added: list[Column], widened: list[Column]) -> None:
         statements = [
@@ -133,15 +156,18 @@ class PostgresTargetRepository(TargetRepository):
             )
             for c in widened
         ]
-        self._execute(statements)
+        self._execute(spec, statements)
 
-    def _execute(self, statements: list[sql.Composable]) -> None:
-        with self.engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+    def _execute(self, spec: TableSpec, statements: list[sql.Composable]) -> None:
+        with (
+            self._connection(spec.name, begin=True) as conn,
+            conn.connection.dbapi_connection.cursor() as cursor,
+        ):
             for statement in statements:
                 cursor.execute(statement)
 
     def stored_states(self, table: str) -> dict[str, SyncWatermark]:
-        with self.engine.connect() as conn:
+        with self._connection(table) as conn:
             return self.state.load(conn, table)
 
     def fingerprints(
@@ -162,9 +188,34 @@ class PostgresTargetRepository(TargetRepository):
             table=_table(spec),
             window=_window_predicate(spec),
         )
-        with self.engine.connect() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+        with (
+            self._connection(spec.name) as conn,
+            conn.connection.dbapi_connection.cursor() as cursor,
+        ):
             cursor.execute(query, {"start": start, "end": end})
             return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
+
+    def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
+        """NULL and duplicate primary keys among the window's rows (one grouped scan)."""
+        keys = [sql.Identifier(k) for k in spec.primary_key]
+        any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(k) for k in keys)
+        query = sql.SQL(
+            "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(n) FILTER (WHERE {any_null}), 0),"
+            " COUNT(*) FILTER (WHERE n > 1 AND NOT ({any_null})),"
+            " COALESCE(SUM(n - 1) FILTER (WHERE n > 1 AND NOT ({any_null})), 0)"
+            " FROM (SELECT {keys}, COUNT(*) AS n FROM {table} WHERE {window} GROUP BY {keys}) AS k"
+        ).format(
+            any_null=any_null,
+            keys=sql.SQL(", ").join(keys),
+            table=_table(spec),
+            window=_window_predicate(spec),
+        )
+        with (
+            self._connection(spec.name) as conn,
+            conn.connection.dbapi_connection.cursor() as cursor,
+        ):
+            cursor.execute(query, {"start": start, "end": end})
+            return KeyViolations(*map(int, cursor.fetchone()))
 
     def preview(
         self, spec: TableSpec, start: date, end: date, limit: int = 10
@@ -173,7 +224,10 @@ class PostgresTargetRepository(TargetRepository):
         query = sql.SQL("SELECT * FROM {} WHERE {} LIMIT %(limit)s").format(
             _table(spec), _window_predicate(spec)
         )
-        with self.engine.connect() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+        with (
+            self._connection(spec.name) as conn,
+            conn.connection.dbapi_connection.cursor() as cursor,
+        ):
             cursor.execute(query, {"start": start, "end": end, "limit": limit})
             return [d.name for d in cursor.description], cursor.fetchall()
 
@@ -183,8 +237,14 @@ class PostgresTargetRepository(TargetRepository):
     ) -> Iterator[PartitionLoad]:
         try:
             with self.engine.connect() as conn, conn.begin() as transaction:
-                load = PostgresPartitionLoad(conn, self.state, spec, window, columns)
-                yield load
+                try:
+                    load = PostgresPartitionLoad(conn, self.state, spec, window, columns)
+                    yield load
+                except BaseException:
+                    # After a cut the rollback on leaving would fail and hide the real error.
+                    if not conn.invalidated and conn.connection.dbapi_connection.closed:
+                        conn.invalidate()
+                    raise
                 if not load.committed:
                     transaction.rollback()
         except Exception as error:
@@ -228,7 +288,14 @@ class PostgresPartitionLoad(PartitionLoad):
 
     def _copy(self, table: sql.Composable, batches: Iterable[RowBatch]) -> int:
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, _names(self.columns))
-        self.cursor.copy_expert(statement, BatchReader(batches), size=_COPY_BUFFER)
+        reader = BatchReader(batches)
+        try:
+            self.cursor.copy_expert(statement, reader, size=_COPY_BUFFER)
+        except psycopg2.Error:
+            # A failing source surfaces here as a cancelled COPY; report the source's error.
+            if reader.error is not None:
+                raise reader.error from reader.error.__cause__
+            raise
         return self.cursor.rowcount
 
     def _delete_window(self, extra: sql.Composable = _NOTHING) -> int:
@@ -352,5 +419,14 @@ class PostgresPartitionLoad(PartitionLoad):
 
     def commit(self, state: SyncWatermark) -> None:
         self.state.save(self.conn, state)
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except sa.exc.DBAPIError as error:
+            if not isinstance(translate(error, self.spec.name), TargetUnavailableError):
+                raise
+            raise TargetUnavailableError(
+                f"table {self.spec.name!r}, partition {self.window.key}: lost the target "
+                "connection while committing; data and sync state were committed together or "
+                "not at all, and a retry finds out which"
+            ) from error
         self.committed = True

@@ -1,0 +1,31 @@
+"""Read both ends of a sync directly, to compare them independently of QuperSync's own code."""
+
+from __future__ import annotations
+
+import contextlib
+
+from qupersync_dagster.devkit.cur_data import CUR_COLUMNS
+
+# json and jsonb print differently; both sides are compared in jsonb's canonical text.
+_CANONICAL = ", ".join(
+    f"{name}::jsonb::text" if kind.startswith("json") else name for name, kind in CUR_COLUMNS
+)
+
+
+def day_digest(server, database: str, table: str, day: str) -> tuple[int, str | None]:
+    """Row count and an order-independent md5 over every column of one day of ``table``."""
+    query = (
+        f"SELECT COUNT(*), md5(string_agg(r, '|' ORDER BY r)) FROM ("
+        f" SELECT concat_ws(',', {_CANONICAL}) AS r FROM {table}"
+        f" WHERE line_item_usage_start_date >= %s::date"
+        f" AND line_item_usage_start_date < %s::date + 1) AS rows"
+    )
+    with contextlib.closing(server.connect(database)) as conn, conn.cursor() as cursor:
+        cursor.execute(query, (day, day))
+        return cursor.fetchone()
+
+
+def scalar(server, database: str, query: str, params: tuple = ()):
+    with contextlib.closing(server.connect(database)) as conn, conn.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchone()[0]
