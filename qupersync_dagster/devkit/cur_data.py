@@ -24,6 +24,8 @@ generator without them would let escaping bugs through.
 from __future__ import annotations
 
 import datetime
+import functools
+import json
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -258,8 +260,11 @@ _REGIONS = (
     ("sa-east-1", "SAE1", 5),
 )
 
-# Each resource carries one of these, or none (about one resource in five); rows without a
-# resource have none.
+_compact_json = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+
+# Each resource carries one of these, or none (one in ten); rows without a resource have none,
+# so that about one row in five has no tags. Written compactly, as Redshift's JSON_SERIALIZE
+# writes SUPER.
 _TAGS = (
     {"user_team": "data", "user_env": "prod"},
     {"user_team": "data", "user_env": "dev"},
@@ -335,9 +340,9 @@ resources AS MATERIALIZED (
                AS usage_type,
            coalesce(format(s.resource, r.code, a.account_id, left(h.m, 16), h.m::uuid,
                            upper(substr(h.m, 17, 13))), '') AS resource_id,
-           CASE WHEN s.resource IS NOT NULL AND ('x' || substr(h.m, 30, 2))::bit(8)::int >= 51
-                THEN %(tags)s::jsonb -> (('x' || substr(h.m, 25, 4))::bit(16)::int
-                                         %% jsonb_array_length(%(tags)s::jsonb))
+           CASE WHEN s.resource IS NOT NULL AND ('x' || substr(h.m, 30, 2))::bit(8)::int >= 26
+                THEN %(tags)s::json -> (('x' || substr(h.m, 25, 4))::bit(16)::int
+                                        %% json_array_length(%(tags)s::json))
            END AS tags
     FROM skus s
     CROSS JOIN accounts a
@@ -563,9 +568,10 @@ def install_redshift_shims(conn: connection) -> None:
     """Make the Redshift SQL that QuperSync sends work on this PostgreSQL; idempotent; commits.
 
     Redshift turns SUPER into text with ``JSON_SERIALIZE(super)``. The stand-in for SUPER here
-    is ``json``: PostgreSQL 16 and later parse ``JSON_SERIALIZE(json)`` as SQL/JSON grammar and
+    is ``json``: PostgreSQL 17 and later parse ``JSON_SERIALIZE(json)`` as SQL/JSON grammar and
     return the JSON text, as Redshift does (for ``jsonb`` input they return its binary form, which
-    is why the stand-in is not ``jsonb``). Older servers get ``public.json_serialize(json)``.
+    is why the stand-in is not ``jsonb``). Older servers need ``public.json_serialize(json)``;
+    newer ones get it too, harmlessly, since the grammar never calls it.
     """
     with conn, conn.cursor() as cur:
         cur.execute(_JSON_SERIALIZE_SHIM)
@@ -638,7 +644,7 @@ def _catalog_parameters() -> dict[str, Any]:
         "regions": Json(regions),
         "region_count": len(_REGIONS),
         "region_total": weight,
-        "tags": Json(list(_TAGS)),
+        "tags": Json(list(_TAGS), dumps=_compact_json),
         "specials": list(_SPECIAL_DESCRIPTIONS),
         "special_count": len(_SPECIAL_DESCRIPTIONS),
     }

@@ -135,7 +135,7 @@ def _spec(entry: Any, index: int, path: Path) -> TableSpec:
             cron=str(entry.get("cron", "0 6 * * *")),
             schedule_lookback_days=int(entry.get("schedule_lookback_days", 3)),
             freshness_lag_days=int(entry.get("freshness_lag_days", 2)),
-            tags={str(k): str(v) for k, v in (entry.get("tags") or {}).items()},
+            tags=_tags(entry.get("tags"), f"{where}: tags"),
         )
     except ConfigError as error:
         message = str(error)
@@ -168,6 +168,14 @@ def _list(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: expected a list of names")
     return value
+
+
+def _tags(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping of tag names to values")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _duration(value: Any, where: str) -> timedelta:

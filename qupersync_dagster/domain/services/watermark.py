@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 
 from qupersync_dagster.domain.entities import SourceFingerprint, SyncWatermark, TableSpec
+
+# fromisoformat also reads basic-format dates, so an integer watermark like 20260310 must be
+# told apart before a lookback is applied to it.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def fingerprint_for(found: SourceFingerprint | None, schema_signature: str) -> SourceFingerprint:
@@ -31,6 +36,8 @@ def changed_since(
         return None
     if not spec.lookback:
         return stored.watermark
+    if not _ISO_DATE.match(stored.watermark):
+        return None  # an integer watermark: a lookback cannot be applied, so read everything
     try:
         moment = datetime.fromisoformat(stored.watermark)
     except ValueError:

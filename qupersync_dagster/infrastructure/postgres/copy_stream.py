@@ -12,11 +12,17 @@ class BatchReader:
 
     def __init__(self, batches: Iterable[RowBatch]):
         self._batches: Iterator[RowBatch] = iter(batches)
+        self.error: BaseException | None = None
+        """What producing the batches raised; psycopg2 reports it only as a cancelled COPY."""
 
     def read(self, size: int = -1) -> bytes:
-        for batch in self._batches:
-            if batch.data:
-                return batch.data
+        try:
+            for batch in self._batches:
+                if batch.data:
+                    return batch.data
+        except BaseException as error:
+            self.error = error
+            raise
         return b""
 
     readline = read

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import psycopg2
+import sqlalchemy as sa
 from psycopg2 import errors as pg_errors
 
 from qupersync_dagster.domain.errors import DataError, QuperSyncError, TargetUnavailableError
@@ -16,21 +17,25 @@ from qupersync_dagster.domain.errors import DataError, QuperSyncError, TargetUna
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
 
 
-def translate(error: Exception, table: str, partition: str) -> Exception:
-    """The domain error for ``error`` raised while writing ``table``'s ``partition``."""
+def translate(error: Exception, table: str, partition: str | None = None) -> Exception:
+    """The domain error for ``error`` raised while writing ``table`` (and its ``partition``)."""
     if isinstance(error, QuperSyncError):
         return error
+    original = error
+    if isinstance(error, sa.exc.DBAPIError) and error.orig is not None:
+        # SQLAlchemy wraps the driver's error; a failed rollback after a cut raises one too.
+        error = error.orig
+    where = f"table {table!r}" + (f", partition {partition}" if partition else "")
+    outcome = "the partition was rolled back" if partition else "nothing was written"
     if isinstance(error, pg_errors.QueryCanceled | pg_errors.LockNotAvailable):
         return TargetUnavailableError(
-            f"table {table!r}, partition {partition}: the target cancelled the statement "
-            f"({_primary(error)}); the partition was rolled back"
+            f"{where}: the target cancelled the statement ({_primary(error)}); {outcome}"
         )
     if isinstance(error, psycopg2.OperationalError | psycopg2.InterfaceError):
         return TargetUnavailableError(
-            f"table {table!r}, partition {partition}: lost the target connection "
-            f"({type(error).__name__}); the partition was rolled back"
+            f"{where}: lost the target connection ({type(error).__name__}); {outcome}"
         )
-    if isinstance(error, psycopg2.DataError | psycopg2.IntegrityError):
+    if partition and isinstance(error, psycopg2.DataError | psycopg2.IntegrityError):
         diag = error.diag
         context = _COPY_CONTEXT.search(diag.context or "")
         column = diag.column_name or (context.group("column") if context else None)
@@ -40,7 +45,7 @@ def translate(error: Exception, table: str, partition: str) -> Exception:
         if isinstance(error, pg_errors.UniqueViolation) and diag.message_detail:
             detail.append(diag.message_detail)
         return DataError(table, partition, column, _primary(error), "; ".join(detail))
-    return error
+    return original
 
 
 def _primary(error: Exception) -> str:

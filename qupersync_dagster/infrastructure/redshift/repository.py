@@ -28,11 +28,16 @@ from qupersync_dagster.domain.errors import (
     SourceUnavailableError,
 )
 from qupersync_dagster.domain.repositories import SourceRepository
-from qupersync_dagster.domain.services.copy_text import escape
+from qupersync_dagster.domain.services.copy_text import escape_bytes
 from qupersync_dagster.infrastructure.redshift import sql, types
+from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
 from qupersync_dagster.infrastructure.redshift.sql import RowLayout
 
 log = logging.getLogger(__name__)
+
+# Matched by SQLSTATE, not message text: a missing column or function also "does not exist".
+_UNDEFINED_TABLE = "42P01"
+_QUERY_CANCELED = "57014"
 
 
 class SourceTableMissingError(SourceUnavailableError):
@@ -40,17 +45,21 @@ class SourceTableMissingError(SourceUnavailableError):
 
 
 def _encode(rows: list, layout: RowLayout) -> bytes:
+    """One COPY text line per fetched row; every value is already bytes (see ``raw_text``).
+
+    Works column-wise so that the per-row work happens in C: rendered groups pass unchanged and
+    only the raw columns are escaped.
+    """
     if layout.single_rendered:
         lines = [row[0] for row in rows]
     else:
-        lines = [
-            "\t".join(
-                escape(value) if raw else value for value, raw in zip(row, layout.raw, strict=True)
-            )
-            for row in rows
-        ]
-    lines.append("")
-    return "\n".join(lines).encode("utf-8")
+        columns: list = list(zip(*rows, strict=True))
+        for position, raw in enumerate(layout.raw):
+            if raw:
+                columns[position] = map(escape_bytes, columns[position])
+        lines = list(map(b"\t".join, zip(*columns, strict=True)))
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 class RedshiftSourceRepository(SourceRepository):
@@ -94,10 +103,10 @@ class RedshiftSourceRepository(SourceRepository):
                 f"{what}: the Redshift connection failed ({type(error).__name__}); "
                 "nothing was written"
             )
-        message = str(error)
-        if "does not exist" in message:
+        code = _sqlstate(error)
+        if code == _UNDEFINED_TABLE:
             return SourceTableMissingError(f"{what}: the source table does not exist (now)")
-        if "cancel" in message.lower():
+        if code == _QUERY_CANCELED:
             return SourceUnavailableError(f"{what}: Redshift cancelled the statement (timeout)")
         return error
 
@@ -159,7 +168,8 @@ class RedshiftSourceRepository(SourceRepository):
             cursor.execute(sql.declare(select))
             fetch = sql.fetch(self.fetch_size)
             while True:
-                cursor.execute(fetch)
+                with text_as_bytes(self._conn):
+                    cursor.execute(fetch)
                 rows = cursor.fetchall()
                 if not rows:
                     break
@@ -171,6 +181,12 @@ class RedshiftSourceRepository(SourceRepository):
             raise
         except Exception as error:
             raise self._fail(error, what) from error
+
+
+def _sqlstate(error: Exception) -> str | None:
+    """The SQLSTATE the server sent; the driver passes the error's fields as a dict."""
+    fields = error.args[0] if error.args else None
+    return fields.get("C") if isinstance(fields, dict) else None
 
 
 def _as_date(value) -> date:

@@ -149,6 +149,9 @@ def _rendered(name: str, column_type: ColumnType) -> str:
     kind = column_type.kind
     if kind in _STRING:
         text = column
+        if kind is TypeKind.CHAR and column_type.length:
+            # A CHAR turned into text may lose its trailing blanks; COPY writes them all.
+            text = f"RPAD({column}, {int(column_type.length)})"
         for old, new in _ESCAPES:
             text = f"REPLACE({text}, {old}, {new})"
     elif kind is TypeKind.BOOLEAN:
@@ -205,7 +208,7 @@ def watermark_literal(value: str, column_type: ColumnType) -> str:
     if column_type.kind in _INTEGER and re.fullmatch(r"-?\d{1,19}", value):
         return str(int(value))
     if column_type.kind in (TypeKind.DATE, TypeKind.TIMESTAMP, TypeKind.TIMESTAMPTZ) and (
-        _TIMESTAMP_LITERAL.match(value)
+        _TIMESTAMP_LITERAL.fullmatch(value)
     ):
         cast = {
             TypeKind.DATE: "DATE",

@@ -1,0 +1,312 @@
+"""Every statement sent to Redshift is checked against Redshift's grammar, not PostgreSQL's.
+
+The wire emulator runs these statements on PostgreSQL, which accepts SQL that Redshift refuses, so
+the integration tests alone would not notice a PostgreSQL-only construct. Here each statement is
+parsed with sqlglot's ``redshift`` dialect, and the properties the source relies on -- quoted
+identifiers, no backslash in any literal, rendered rows that fit a VARCHAR, watermark literals
+that cannot carry SQL -- are asserted directly.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+import sqlglot
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlglot import exp
+
+from qupersync_dagster.devkit.cur_data import CUR_COLUMNS, PRIMARY_KEY
+from qupersync_dagster.domain.entities import (
+    Column,
+    ColumnType,
+    PartitionWindow,
+    SyncMode,
+    TableRef,
+    TableSchema,
+    TableSpec,
+    TypeKind,
+)
+from qupersync_dagster.domain.errors import ConfigError
+from qupersync_dagster.infrastructure.redshift import sql
+
+T = TypeKind
+WINDOW = PartitionWindow.day(date(2026, 8, 3))
+MAX_VARCHAR = 65_535
+
+# The longest text Redshift can render for a value of each fixed-width type (derived from the
+# type's range, written out here rather than taken from the module under test).
+LONGEST_TEXT = {
+    T.SMALLINT: len("-32768"),
+    T.INTEGER: len("-2147483648"),
+    T.BIGINT: len("-9223372036854775808"),
+    T.REAL: len("-3.4028235e+38"),
+    T.DOUBLE: len("-1.7976931348623157e+308"),
+    T.BOOLEAN: len("f"),
+    T.DATE: len("4713-01-01 BC"),
+    T.TIMESTAMP: len("4713-01-01 00:00:00.000000 BC"),
+    T.TIMESTAMPTZ: len("4713-01-01 00:00:00.000000+14:00 BC"),
+}
+NULL_TEXT = len("\\N")
+
+
+def _cur_type(ddl: str) -> ColumnType:
+    name, _, args = ddl.partition("(")
+    numbers = [int(n) for n in args.rstrip(")").split(",")] if args else []
+    if name == "varchar":
+        return ColumnType(T.VARCHAR, length=numbers[0])
+    if name == "numeric":
+        return ColumnType(T.NUMERIC, precision=numbers[0], scale=numbers[1])
+    return ColumnType({"timestamp": T.TIMESTAMP, "json": T.JSON, "jsonb": T.JSON}[name])
+
+
+CUR_SCHEMA = TableSchema(
+    tuple(Column(n, _cur_type(t), n not in PRIMARY_KEY) for n, t in CUR_COLUMNS)
+)
+CUR_SPEC = TableSpec(
+    name="cur_line_items",
+    source=TableRef("billing", "cur_line_items"),
+    target=TableRef("cost", "cur_line_items"),
+    partition_column="line_item_usage_start_date",
+    start_date=date(2026, 8, 1),
+    mode=SyncMode.UPSERT,
+    primary_key=PRIMARY_KEY,
+    watermark_column="updated_at",
+    measure_column="line_item_unblended_cost",
+)
+WIDE_SCHEMA = TableSchema(
+    (
+        Column("day", ColumnType(T.DATE), nullable=False),
+        Column("flag", ColumnType(T.BOOLEAN)),
+        Column("code", ColumnType(T.CHAR, length=3)),
+        Column("huge", ColumnType(T.VARCHAR, length=65535)),
+        Column("unbounded", ColumnType(T.VARCHAR)),
+        Column("tags", ColumnType(T.JSON)),
+        Column("big", ColumnType(T.VARCHAR, length=30000)),
+        Column("also_big", ColumnType(T.VARCHAR, length=30000)),
+        Column("amount", ColumnType(T.NUMERIC, precision=38, scale=10)),
+        Column("seen", ColumnType(T.TIMESTAMPTZ)),
+        Column("ratio", ColumnType(T.DOUBLE)),
+        Column("n", ColumnType(T.BIGINT)),
+    )
+)
+WIDE_SPEC = TableSpec(
+    name="wide",
+    source=TableRef("billing", "wide"),
+    target=TableRef("cost", "wide"),
+    partition_column="day",
+    start_date=date(2026, 8, 1),
+    mode=SyncMode.UPSERT,
+    primary_key=("day",),
+    watermark_column="seen",
+    measure_column="amount",
+)
+CASES = [(CUR_SPEC, CUR_SCHEMA), (WIDE_SPEC, WIDE_SCHEMA)]
+CASE_IDS = ["cur", "wide"]
+
+
+def _parse_select(statement: str) -> exp.Select:
+    tree = sqlglot.parse_one(statement, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+    assert isinstance(tree, exp.Select)
+    return tree
+
+
+def _select_of_declare(statement: str) -> str:
+    match = re.fullmatch(r"DECLARE qupersync_rows CURSOR FOR (SELECT .+)", statement, re.DOTALL)
+    assert match, statement
+    return match.group(1)
+
+
+def _statements(spec: TableSpec, schema: TableSchema) -> list[str]:
+    select, _ = sql.select_rows(spec, schema, WINDOW, "2026-08-02 10:00:00.123456")
+    return [
+        *sql.session_setup(30_000),
+        sql.describe_columns(spec.source).sql,
+        sql.fingerprints(spec, WINDOW.start, WINDOW.end).sql,
+        sql.declare(select),
+        sql.fetch(10_000),
+        sql.CLOSE,
+    ]
+
+
+def _assert_names_quoted(tree: exp.Expression) -> None:
+    for column in tree.find_all(exp.Column):
+        assert column.this.quoted, column.sql()
+    for table in tree.find_all(exp.Table):
+        assert table.this.quoted and table.args["db"].quoted, table.sql()
+
+
+def _columns_in_order(item: str) -> list[str]:
+    tree = sqlglot.parse_one(item, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+    return list(dict.fromkeys(c.name for c in tree.find_all(exp.Column, bfs=False)))
+
+
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_the_cursor_query_is_a_redshift_select_with_every_name_quoted(spec, schema):
+    select, _ = sql.select_rows(spec, schema, WINDOW, "2026-08-02 10:00:00")
+    tree = _parse_select(_select_of_declare(sql.declare(select)))
+    _assert_names_quoted(tree)
+    assert [t.sql(dialect="redshift") for t in tree.find_all(exp.Table)] == [
+        sql.table_name(spec.source)
+    ]
+
+
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_the_catalogue_and_fingerprint_queries_are_redshift_selects(spec, schema):
+    describe = sql.describe_columns(spec.source)
+    fingerprints = sql.fingerprints(spec, WINDOW.start, WINDOW.end)
+    _parse_select(describe.sql)
+    _assert_names_quoted(_parse_select(fingerprints.sql))
+    assert describe.params == (spec.source.schema, spec.source.name)
+    assert fingerprints.params == (WINDOW.start, WINDOW.end)
+    assert describe.sql.count("%s") == 2 and fingerprints.sql.count("%s") == 2
+
+
+def test_fetch_and_close_name_the_declared_cursor():
+    assert re.fullmatch(r"FETCH FORWARD 1000 FROM qupersync_rows", sql.fetch(1000))
+    assert re.fullmatch(r"CLOSE qupersync_rows", sql.CLOSE)
+
+
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_no_statement_contains_a_backslash(spec, schema):
+    for statement in _statements(spec, schema):
+        assert "\\" not in statement, statement
+
+
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_the_select_list_covers_every_column_once_in_schema_order(spec, schema):
+    items, layout = sql.select_list(schema)
+    assert len(items) == len(layout.raw)
+    covered = [name for item in items for name in _columns_in_order(item)]
+    assert covered == list(schema.names)
+
+
+def test_wide_and_json_columns_travel_raw_and_the_rest_rendered():
+    items, layout = sql.select_list(WIDE_SCHEMA)
+    raw = [_columns_in_order(i) for i, is_raw in zip(items, layout.raw, strict=True) if is_raw]
+    assert raw == [["huge"], ["unbounded"], ["tags"]]
+    assert not layout.single_rendered
+
+
+def test_a_narrow_table_is_rendered_as_one_copy_line_per_row():
+    schema = TableSchema(tuple(c for c in CUR_SCHEMA.columns if c.type.kind is not T.JSON))
+    _, layout = sql.select_list(schema)
+    assert layout.single_rendered
+
+
+def _worst_case_bytes(columns: list[Column]) -> int:
+    total = len(columns) - 1  # the tabs between fields
+    for column in columns:
+        kind = column.type.kind
+        if kind in (T.VARCHAR, T.CHAR):
+            total += max(2 * column.type.length, NULL_TEXT)  # every byte may be escaped
+        elif kind is T.NUMERIC:
+            total += column.type.precision + len("-0.")
+        else:
+            total += LONGEST_TEXT[kind]
+    return total
+
+
+def _assert_groups_fit(schema: TableSchema) -> None:
+    items, layout = sql.select_list(schema)
+    for item, is_raw in zip(items, layout.raw, strict=True):
+        names = _columns_in_order(item)
+        if is_raw:
+            assert len(names) == 1
+            continue
+        group = [schema.get(name) for name in names]
+        assert _worst_case_bytes(group) <= MAX_VARCHAR, names
+
+
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_a_rendered_group_never_exceeds_a_redshift_varchar(spec, schema):
+    _assert_groups_fit(schema)
+
+
+def test_many_mid_sized_columns_are_split_into_groups_that_fit():
+    schema = TableSchema(
+        tuple(Column(f"c{i}", ColumnType(T.VARCHAR, length=4000)) for i in range(40))
+    )
+    items, layout = sql.select_list(schema)
+    assert len(items) > 1 and not any(layout.raw)
+    _assert_groups_fit(schema)
+
+
+FIXED = [T.SMALLINT, T.INTEGER, T.BIGINT, T.REAL, T.DOUBLE, T.BOOLEAN, T.DATE, T.TIMESTAMP]
+COLUMN_TYPES = st.one_of(
+    st.builds(ColumnType, st.just(T.VARCHAR), length=st.integers(1, 65535)),
+    st.builds(ColumnType, st.just(T.CHAR), length=st.integers(1, 4096)),
+    st.integers(1, 38).flatmap(
+        lambda p: st.builds(
+            ColumnType, st.just(T.NUMERIC), precision=st.just(p), scale=st.integers(0, p)
+        )
+    ),
+    st.sampled_from([ColumnType(k) for k in [*FIXED, T.TIMESTAMPTZ, T.JSON]]),
+)
+
+
+@given(st.lists(COLUMN_TYPES, min_size=1, max_size=60))
+def test_any_schema_is_grouped_into_varchars_that_fit(column_types):
+    schema = TableSchema(tuple(Column(f"c{i}", t) for i, t in enumerate(column_types)))
+    _assert_groups_fit(schema)
+    covered = [n for item in sql.select_list(schema)[0] for n in _columns_in_order(item)]
+    assert covered == list(schema.names)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "literal"),
+    [
+        ("2026-08-02", T.DATE, "CAST('2026-08-02' AS DATE)"),
+        ("2026-08-02 10:00:00", T.TIMESTAMP, "CAST('2026-08-02 10:00:00' AS TIMESTAMP)"),
+        ("2026-08-02 10:00:00.5", T.TIMESTAMP, "CAST('2026-08-02 10:00:00.5' AS TIMESTAMP)"),
+        ("2026-08-02 10:00:00+00", T.TIMESTAMPTZ, "CAST('2026-08-02 10:00:00+00' AS TIMESTAMPTZ)"),
+        (
+            "2026-08-02 10:00:00+05:30",
+            T.TIMESTAMPTZ,
+            "CAST('2026-08-02 10:00:00+05:30' AS TIMESTAMPTZ)",
+        ),
+        ("-42", T.BIGINT, "-42"),
+        ("007", T.INTEGER, "7"),
+    ],
+)
+def test_a_stored_watermark_becomes_a_typed_literal(value, kind, literal):
+    assert sql.watermark_literal(value, ColumnType(kind)) == literal
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("2026-01-01'; DROP TABLE x; --", T.TIMESTAMP),
+        ("2026-01-01' OR '1'='1", T.DATE),
+        ("2026-01-01 00:00:00'::text || '", T.TIMESTAMPTZ),
+        ("2026-01-01\n", T.DATE),
+        ("2026-01-01", T.VARCHAR),
+        ("1; DROP TABLE x", T.BIGINT),
+        ("1 OR 1=1", T.INTEGER),
+        ("2026-01-01", T.INTEGER),
+        ("12345678901234567890", T.BIGINT),
+        ("", T.TIMESTAMP),
+    ],
+)
+def test_a_watermark_that_is_not_a_plain_date_time_or_integer_is_refused(value, kind):
+    with pytest.raises(ConfigError, match="watermark value"):
+        sql.watermark_literal(value, ColumnType(kind))
+
+
+def test_an_injected_watermark_never_reaches_the_cursor_query():
+    with pytest.raises(ConfigError):
+        sql.select_rows(CUR_SPEC, CUR_SCHEMA, WINDOW, "2026-01-01'; DROP TABLE x; --")
+
+
+def test_an_incremental_read_compares_the_watermark_column_with_a_typed_literal():
+    select, _ = sql.select_rows(CUR_SPEC, CUR_SCHEMA, WINDOW, "2026-08-02 10:00:00")
+    where = _parse_select(select).args["where"].this.sql(dialect="redshift")
+    assert where.endswith("\"updated_at\" > CAST('2026-08-02 10:00:00' AS TIMESTAMP)")
+    assert "CAST('2026-08-03' AS DATE)" in where and "CAST('2026-08-04' AS DATE)" in where
+
+
+def test_identifiers_are_quoted_with_embedded_quotes_doubled():
+    assert sql.identifier('a"b') == '"a""b"'
+    assert sql.table_name(TableRef("billing", "cur")) == '"billing"."cur"'
