@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -85,7 +86,7 @@ class _Sku(NamedTuple):
 
 
 _HOURS = ("0.0000000001", 10_000_000_000)  # up to one hour, to ten decimal places
-_GB = ("0.000001", 50_000_000)  # up to 50 GB, to the byte (roughly)
+_GB = ("0.000001", 50_000_000)  # up to 50 GB, to the kilobyte
 _GB_MONTHS = ("0.0000000001", 500_000_000)  # an hour of a few GB stored: up to 0.05 GB-Mo
 _REQUESTS = ("1", 2_000_000)
 
@@ -290,7 +291,7 @@ _SPECIAL_DESCRIPTIONS = (
 _GENERATE = """
 WITH
 -- MATERIALIZED keeps the per-hour and per-resource work from being inlined into every row; the
--- LIMITs tell the planner how few rows the catalogs hold, so that it hashes them.
+-- LIMITs tell the planner how few rows the catalogs hold.
 skus AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(skus)s) AS s(
         i int, product_code text, usage_type text, operation text, pricing_unit text,
@@ -410,7 +411,6 @@ draws AS (
             ) ids
             OFFSET 0
         ) hashed
-        OFFSET 0
     ) drawn
 ),
 priced AS (
@@ -444,18 +444,19 @@ SELECT m AS identity_line_item_id,
        CASE WHEN adjustment THEN '' ELSE resource_id END AS line_item_resource_id,
        usage_amount AS line_item_usage_amount,
        rate AS line_item_unblended_rate,
-       -- Multiplying by one costs more than all the rest of a column; skip it.
-       CASE unblended WHEN 1 THEN base_cost ELSE base_cost * unblended END
+       -- Multiplying by one, or rounding what is already rounded, costs more than the rest of
+       -- a column: skip both.
+       CASE unblended WHEN 1 THEN base_cost ELSE (base_cost * unblended)::numeric(30, 10) END
            AS line_item_unblended_cost,
-       CASE blended WHEN 1 THEN base_cost ELSE base_cost * blended END
+       CASE blended WHEN 1 THEN base_cost ELSE (base_cost * blended)::numeric(30, 10) END
            AS line_item_blended_cost,
-       CASE net WHEN 1 THEN base_cost ELSE base_cost * net END
+       CASE net WHEN 1 THEN base_cost ELSE (base_cost * net)::numeric(30, 10) END
            AS line_item_net_unblended_cost,
        currency AS line_item_currency_code,
        CASE WHEN special THEN (%(specials)s::text[])[special_i] ELSE description END
            AS line_item_line_item_description,
        legal_entity AS line_item_legal_entity,
-       CASE on_demand WHEN 1 THEN base_cost ELSE base_cost * on_demand END
+       CASE on_demand WHEN 1 THEN base_cost ELSE (base_cost * on_demand)::numeric(30, 10) END
            AS pricing_public_on_demand_cost,
        pricing_unit,
        CASE WHEN NOT adjustment THEN region_code END AS product_region_code,
@@ -464,35 +465,44 @@ SELECT m AS identity_line_item_id,
 FROM priced
 """
 
-# restate_day works on a list of the day's rows, taken in one scan: their physical addresses
-# (ctid, valid until the rows are updated) and a seed-dependent draw per purpose.
+# restate_day works on a list of the day's rows, taken in one scan of the table that also finds
+# the newest delivery: their physical addresses (ctid, valid until the rows are updated) and a
+# seed-dependent draw per purpose.
 _RESTATE_COLLECT = """
 CREATE TEMPORARY TABLE cur_restate ON COMMIT DROP AS
-SELECT ctid AS row_ctid, identity_line_item_id AS id, identity_time_interval AS time_interval,
-       hashtextextended('remove:' || identity_line_item_id || '/' || identity_time_interval,
-                        %(seed)s) AS remove_draw,
-       hashtextextended('change:' || identity_line_item_id || '/' || identity_time_interval,
-                        %(seed)s) AS change_draw,
-       hashtextextended('credit:' || identity_line_item_id || '/' || identity_time_interval,
-                        %(seed)s) AS credit_draw,
+SELECT row_ctid, id, time_interval, newest,
+       hashtextextended('remove:' || id || '/' || time_interval, %(seed)s) AS remove_draw,
+       hashtextextended('change:' || id || '/' || time_interval, %(seed)s) AS change_draw,
+       hashtextextended('credit:' || id || '/' || time_interval, %(seed)s) AS credit_draw,
        false AS removed
-FROM {table}
-WHERE line_item_usage_start_date >= %(day_start)s AND line_item_usage_start_date < %(day_end)s
+FROM (
+    SELECT max(updated_at) AS newest,
+           array_agg(ctid) FILTER (WHERE in_day) AS ctids,
+           array_agg(identity_line_item_id) FILTER (WHERE in_day) AS ids,
+           array_agg(identity_time_interval) FILTER (WHERE in_day) AS time_intervals
+    FROM (
+        SELECT ctid, identity_line_item_id, identity_time_interval, updated_at,
+               line_item_usage_start_date >= %(day_start)s
+               AND line_item_usage_start_date < %(day_end)s AS in_day
+        FROM {table}
+    ) scan
+) whole
+CROSS JOIN unnest(ctids, ids, time_intervals) AS day_row(row_ctid, id, time_interval)
 """
 
 _RESTATE_FINGERPRINT = """
 SELECT count(*),
        md5(coalesce(string_agg(id || '/' || time_interval, ',' ORDER BY id, time_interval), '')),
-       (SELECT max(updated_at) FROM {table})
-FROM cur_restate
+       max(newest)
+FROM pg_temp.cur_restate
 """
 
 # Draw ties are broken by the key, so every pick is a total order.
 _RESTATE_REMOVE = """
 WITH picked AS (
-    UPDATE cur_restate SET removed = true
+    UPDATE pg_temp.cur_restate SET removed = true
     WHERE row_ctid = ANY(ARRAY(
-        SELECT row_ctid FROM cur_restate
+        SELECT row_ctid FROM pg_temp.cur_restate
         ORDER BY remove_draw, id, time_interval
         LIMIT %(count)s))
     RETURNING row_ctid
@@ -514,7 +524,7 @@ FROM generate_series(0, %(count)s - 1) AS i
 JOIN (
     SELECT t.*, rank, count(*) OVER () AS templates
     FROM unnest(ARRAY(
-        SELECT row_ctid FROM cur_restate WHERE NOT removed
+        SELECT row_ctid FROM pg_temp.cur_restate WHERE NOT removed
         ORDER BY credit_draw, id, time_interval
         LIMIT %(count)s)) WITH ORDINALITY AS pick(row_ctid, rank)
     JOIN {table} t ON t.ctid = pick.row_ctid
@@ -538,13 +548,20 @@ FROM (
            CASE WHEN abs(change_draw %% 40) < 20 THEN 0.80 + abs(change_draw %% 40) * 0.01
                 ELSE 0.81 + abs(change_draw %% 40) * 0.01
            END AS factor
-    FROM cur_restate
+    FROM pg_temp.cur_restate
     WHERE NOT removed
     ORDER BY change_draw, id, time_interval
     LIMIT %(count)s
 ) pick
 WHERE t.ctid = pick.row_ctid
 """
+
+_GENERATE_SETTINGS = (
+    "SET LOCAL enable_mergejoin = off",
+    "SET LOCAL enable_nestloop = off",
+    "SET LOCAL work_mem = '64MB'",
+    "SET LOCAL jit = off",
+)
 
 # Below this many rows per connection, opening another costs more than it saves.
 _MIN_ROWS_PER_WORKER = 25_000
@@ -598,6 +615,9 @@ def create_source_table(conn: connection, schema: str, table: str) -> None:
 
 
 def _catalog_parameters() -> dict[str, Any]:
+    # As few buckets as the weights allow: the fewer (bucket, SKU slot) choices, the smaller the
+    # hash table every row probes.
+    divisor = math.gcd(*(line_type.per_mille for line_type in _LINE_TYPES))
     line_types = []
     bucket = 0
     for line_type in _LINE_TYPES:
@@ -605,7 +625,7 @@ def _catalog_parameters() -> dict[str, Any]:
             {
                 "name": line_type.name,
                 "lo": bucket,
-                "hi": bucket + line_type.per_mille,
+                "hi": bucket + line_type.per_mille // divisor,
                 "sku_lo": line_type.skus[0],
                 "sku_n": line_type.skus[1],
                 "adjustment": line_type.adjustment,
@@ -616,7 +636,7 @@ def _catalog_parameters() -> dict[str, Any]:
                 "descriptions": list(line_type.descriptions) or None,
             }
         )
-        bucket += line_type.per_mille
+        bucket += line_type.per_mille // divisor
     regions = []
     weight = 0
     for code, prefix, share in _REGIONS:
@@ -660,8 +680,12 @@ def _sibling(conn: connection) -> connection:
 
 def _insert(conn: connection, statement: sql.Composable, parameters: dict[str, Any]) -> int:
     with conn, conn.cursor() as cur:
-        # The catalogs are hashed in memory; keep them from spilling on a small default.
-        cur.execute("SET LOCAL work_mem = '64MB'")
+        # Every row probes the small catalogs: hash joins, in memory, are the plan. Left to
+        # itself the planner misjudges the hashed-expression keys and sorts millions of rows for
+        # merge joins, or spills on the default work_mem. JIT compiling a one-off query costs
+        # more than it saves.
+        for setting in _GENERATE_SETTINGS:
+            cur.execute(setting)
         cur.execute(statement, parameters)
         return cur.rowcount
 
@@ -725,9 +749,8 @@ def generate(
 
 
 def _share(fraction: float, count: int) -> int:
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"a fraction must lie between 0 and 1, not {fraction}")
-    return min(count, int(fraction * count + 0.5))
+    """``fraction`` of ``count``, rounded half up."""
+    return int(fraction * count + 0.5)
 
 
 def restate_day(
@@ -756,6 +779,10 @@ def restate_day(
 
     Returns ``{"removed": n, "changed": n, "added": n}``.
     """
+    fractions = {"remove_fraction": remove_fraction, "change_fraction": change_fraction}
+    for name, fraction in fractions.items():
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"{name} must lie between 0 and 1, not {fraction}")
     if late_credits < 0:
         raise ValueError(f"late_credits must not be negative, not {late_credits}")
     day_start = datetime.datetime.combine(day, datetime.time())
@@ -767,8 +794,8 @@ def restate_day(
     }
     with conn, conn.cursor() as cur:
         cur.execute(sql.SQL(_RESTATE_COLLECT).format(table=target), parameters)
-        cur.execute("ANALYZE cur_restate")
-        cur.execute(sql.SQL(_RESTATE_FINGERPRINT).format(table=target))
+        cur.execute("ANALYZE pg_temp.cur_restate")
+        cur.execute(_RESTATE_FINGERPRINT)
         day_rows, fingerprint, newest = cur.fetchone()
         if day_rows == 0:
             return {"removed": 0, "changed": 0, "added": 0}
