@@ -1,0 +1,182 @@
+"""The demo's databases and its cost-usage data.
+
+Three months of history plus the current, still-open month show every case the sync handles:
+closed and blank invoice ids, Tax, Credit, Refund and fee lines, and enough daily partitions to
+backfill. The data is generated once and kept; a later start only appends the days that passed
+since (as AWS keeps delivering), so what the user already synced stays valid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from psycopg2 import sql
+from psycopg2.extensions import connection
+
+from qupersync_dagster.devkit import cur_data
+from qupersync_dagster.devkit.embedded import ServerAddress
+from qupersync_dagster.domain.entities import TableSpec
+from qupersync_dagster.infrastructure.table_list import default_path, load_table_list
+
+DEMO_TABLE = "cur_line_items"
+HISTORY_MONTHS = 3
+DEFAULT_ROWS_PER_DAY = 1500
+
+
+@dataclass(frozen=True)
+class Databases:
+    """The demo's three databases, all on its one PostgreSQL server."""
+
+    source: str = "demo_redshift"  # the emulated Redshift
+    target: str = "demo_postgres"  # where QuperSync mirrors to
+    dagster: str = "dagster"  # Dagster's runs, events and schedules
+
+
+def demo_table() -> TableSpec:
+    """The CUR table of the example table list shipped with QuperSync (its start date aside)."""
+    return load_table_list(default_path()).table(DEMO_TABLE)
+
+
+def history_start(today: date) -> date:
+    """The first day of the month ``HISTORY_MONTHS`` before the month of ``today``."""
+    months = today.year * 12 + today.month - 1 - HISTORY_MONTHS
+    return date(months // 12, months % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    first_day: date
+    last_day: date
+    days_added: int
+    rows_added: int
+    rows_total: int
+
+
+def seed(
+    server: ServerAddress,
+    spec: TableSpec,
+    databases: Databases,
+    *,
+    today: date,
+    rows_per_day: int,
+) -> SeedResult:
+    """Create the demo's databases if missing, and fill the source up to ``today`` inclusive."""
+    for database in (databases.source, databases.target, databases.dagster):
+        server.create_database(database)
+    with _connect(server, databases.source) as conn:
+        if not _table_exists(conn, spec):
+            cur_data.create_source_table(conn, spec.source.schema, spec.source.name)
+        _, last = _day_range(conn, spec)
+        start = history_start(today) if last is None else last + timedelta(days=1)
+        days = (today - start).days + 1
+        added = 0
+        if days > 0:
+            added = cur_data.generate(
+                conn,
+                spec.source.schema,
+                spec.source.name,
+                start=start,
+                days=days,
+                rows=days * rows_per_day,
+                open_month_from=today.replace(day=1),
+                # One transaction: a Ctrl-C in the middle leaves no half-generated history.
+                workers=1,
+            )
+        first, last = _day_range(conn, spec)
+        (total,) = _fetchone(conn, sql.SQL("SELECT count(*) FROM {}").format(_source(spec)))
+    if first is None or last is None:
+        raise ValueError(f"no rows in {spec.source}: rows_per_day must be at least 1")
+    return SeedResult(first, last, max(days, 0), added, total)
+
+
+def write_table_list(path: Path, spec: TableSpec, first_day: date) -> None:
+    """The shipped table list, its tables starting on ``first_day``: the first generated day."""
+    document = yaml.safe_load(default_path().read_text())
+    for entry in document["tables"]:
+        entry["start_date"] = first_day.isoformat()
+    header = (
+        "# Written by `qupersync demo` from the example table list; start_date is the first day\n"
+        f"# of the demo's generated data in {spec.source}.\n"
+    )
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False))
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    rows: int
+    cost: Decimal  # the sum of the table's measure column
+
+
+@dataclass(frozen=True)
+class Restatement:
+    day: date
+    removed: int
+    changed: int
+    added: int
+    before: DayTotals
+    after: DayTotals
+
+
+def restate(server: ServerAddress, spec: TableSpec, database: str, day: date) -> Restatement:
+    """Re-deliver ``day`` of the source table in ``database`` as AWS does when it restates a CUR."""
+    with _connect(server, database) as conn:
+        first, last = _day_range(conn, spec)
+        if first is None or last is None or not first <= day <= last:
+            raise ValueError(f"{day} is outside the demo's data ({first} to {last})")
+        before = day_totals(conn, spec, day)
+        counts = cur_data.restate_day(conn, spec.source.schema, spec.source.name, day)
+        after = day_totals(conn, spec, day)
+    return Restatement(day, counts["removed"], counts["changed"], counts["added"], before, after)
+
+
+def day_totals(conn: connection, spec: TableSpec, day: date) -> DayTotals:
+    query = sql.SQL(
+        "SELECT count(*), coalesce(sum({measure}), 0) FROM {table}"
+        " WHERE {column} >= %(day)s AND {column} < %(day)s + 1"
+    ).format(
+        measure=sql.Identifier(spec.measure_column or spec.partition_column),
+        table=_source(spec),
+        column=sql.Identifier(spec.partition_column),
+    )
+    rows, cost = _fetchone(conn, query, {"day": day})
+    return DayTotals(rows, cost)
+
+
+@contextlib.contextmanager
+def _connect(server: ServerAddress, database: str) -> Iterator[connection]:
+    with contextlib.closing(server.connect(database)) as conn:
+        yield conn
+
+
+def _source(spec: TableSpec) -> sql.Composed:
+    return sql.SQL("{}.{}").format(
+        sql.Identifier(spec.source.schema), sql.Identifier(spec.source.name)
+    )
+
+
+def _table_exists(conn: connection, spec: TableSpec) -> bool:
+    query = sql.SQL(
+        "SELECT EXISTS (SELECT FROM information_schema.tables"
+        " WHERE table_schema = %s AND table_name = %s)"
+    )
+    return _fetchone(conn, query, (spec.source.schema, spec.source.name))[0]
+
+
+def _day_range(conn: connection, spec: TableSpec) -> tuple[date | None, date | None]:
+    query = sql.SQL("SELECT min({column})::date, max({column})::date FROM {table}").format(
+        column=sql.Identifier(spec.partition_column), table=_source(spec)
+    )
+    first, last = _fetchone(conn, query)
+    return first, last
+
+
+def _fetchone(conn: connection, query: sql.Composable, params: dict | tuple = ()) -> tuple:
+    with conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        return cur.fetchone()
