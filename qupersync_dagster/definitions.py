@@ -38,8 +38,9 @@ def resources() -> dict:
             password=dg.EnvVar("REDSHIFT_PASSWORD"),
             ssl=_bool_env("REDSHIFT_SSL", True),
             sslmode=os.environ.get("REDSHIFT_SSLMODE", "verify-ca"),
-            fetch_size=_int_env("REDSHIFT_FETCH_SIZE", 10_000),
+            fetch_size=_int_env("REDSHIFT_FETCH_SIZE", 5_000),
             statement_timeout_ms=_int_env("REDSHIFT_STATEMENT_TIMEOUT_MS", 0),
+            timeout_s=_int_env("REDSHIFT_TIMEOUT_S", 300),
         ),
         "postgres": PostgresResource(
             host=dg.EnvVar("POSTGRES_HOST"),
@@ -50,6 +51,7 @@ def resources() -> dict:
             sslmode=os.environ.get("POSTGRES_SSLMODE", "prefer"),
             statement_timeout_ms=_int_env("POSTGRES_STATEMENT_TIMEOUT_MS", 0),
             lock_timeout_ms=_int_env("POSTGRES_LOCK_TIMEOUT_MS", 0),
+            timeout_s=_int_env("POSTGRES_TIMEOUT_S", 3600),
         ),
     }
 

@@ -34,7 +34,7 @@ class RedshiftResource(ConfigurableResource):
     timeout_s: int = Field(default=300, description="Socket timeout for each round-trip.")
     statement_timeout_ms: int = Field(default=0, description="Server-side limit; 0: none.")
     fetch_size: int = Field(
-        default=10_000, description="Rows per FETCH; single-node clusters allow at most 1000."
+        default=5_000, description="Rows per FETCH; single-node clusters allow at most 1000."
     )
 
     def settings(self) -> RedshiftSettings:
@@ -74,6 +74,11 @@ class PostgresResource(ConfigurableResource):
     lock_timeout_ms: int = Field(
         default=0, description="How long to wait for another run's partition lock; 0: no limit."
     )
+    timeout_s: int = Field(
+        default=3600,
+        description="Client-side bound on any target operation, a day's transaction included; "
+        "a server that stops answering is cut off after it. 0: no limit.",
+    )
     state_schema: str = Field(default="qupersync", description="Schema of the sync state table.")
 
     def settings(self) -> PostgresSettings:
@@ -86,6 +91,7 @@ class PostgresResource(ConfigurableResource):
             sslmode=self.sslmode,
             statement_timeout_ms=self.statement_timeout_ms,
             lock_timeout_ms=self.lock_timeout_ms,
+            timeout_s=self.timeout_s,
         )
 
     @contextmanager
@@ -104,7 +110,7 @@ class PostgresResource(ConfigurableResource):
     @contextmanager
     def get_repository(self) -> Iterator[PostgresTargetRepository]:
         with self.get_engine() as engine:
-            yield PostgresTargetRepository(engine, self.state_schema)
+            yield PostgresTargetRepository(engine, self.state_schema, self.timeout_s)
 
 
 @contextmanager

@@ -68,7 +68,7 @@ def open_service(
     source = RedshiftSourceRepository(lambda: connect(redshift), redshift.fetch_size)
     engine = create_engine(postgres)
     try:
-        target = PostgresTargetRepository(engine)
+        target = PostgresTargetRepository(engine, timeout_s=postgres.timeout_s)
         yield SyncService(source, target, prefetch_depth=prefetch_depth)
     finally:
         source.close()

@@ -82,14 +82,14 @@ def test_a_cut_mid_copy_rolls_the_partition_back_and_the_retry_matches_the_sourc
 @pytest.mark.parametrize(
     ("mode", "messages"),
     [
-        (SyncMode.REPLACE, 86),
-        (SyncMode.REPLACE, 95),
-        (SyncMode.REPLACE, 100),
-        (SyncMode.UPSERT, 101),
-        (SyncMode.UPSERT, 109),
-        (SyncMode.UPSERT, 117),
-        (SyncMode.UPSERT, 135),
-        (SyncMode.UPSERT, 139),
+        (SyncMode.REPLACE, 74),
+        (SyncMode.REPLACE, 83),
+        (SyncMode.REPLACE, 88),
+        (SyncMode.UPSERT, 89),
+        (SyncMode.UPSERT, 97),
+        (SyncMode.UPSERT, 105),
+        (SyncMode.UPSERT, 123),
+        (SyncMode.UPSERT, 127),
     ],
 )
 def test_a_cut_anywhere_in_the_partition_transaction_is_all_or_nothing(

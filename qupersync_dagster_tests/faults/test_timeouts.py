@@ -122,3 +122,30 @@ def test_a_run_stuck_behind_another_partition_lock_gives_up_after_lock_timeout(
     assert failure.value.retryable and "lock timeout" in str(failure.value)
     assert ledger.snapshot(pg_server, target_db) == before
     _retry(restated, pg_server, source_db, target_db)
+
+
+# Positions in the target conversation: while the target table is described, and inside the
+# restated day's transaction.
+@pytest.mark.parametrize(
+    ("messages", "where"),
+    [(60, ""), (80, f", partition {RESTATED.isoformat()}")],
+    ids=["describing", "in-a-day"],
+)
+def test_a_target_that_stops_answering_is_cut_off_after_timeout_s(
+    messages, where, restated, target_wire, pg_server, source_db, target_db
+):
+    """The proxy keeps the TCP connection open but forwards nothing back: only a client-side
+    deadline can end the wait."""
+    before = ledger.snapshot(pg_server, target_db)
+    hung = dataclasses.replace(restated, target_proxy=target_wire, postgres={"timeout_s": 2})
+    target_wire.stall_after(server_messages=messages)
+    with sync_service(hung) as service:
+        run = Background(lambda: service.sync(ledger.spec(), START, END))
+        with pytest.raises(TargetUnavailableError) as failure:
+            run.result()
+    assert failure.value.retryable
+    assert f"table {ledger.TABLE!r}{where}: the target did not answer within 2 s" in str(
+        failure.value
+    )
+    assert ledger.snapshot(pg_server, target_db) == before
+    _retry(restated, pg_server, source_db, target_db)

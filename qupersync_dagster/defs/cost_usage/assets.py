@@ -113,20 +113,17 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     ):
         window = window_of(context)
         started = time.perf_counter()
-        with open_sync_service(redshift, postgres) as service:
-            try:
+        try:
+            with open_sync_service(redshift, postgres) as service:
                 source_schema, plan = service.check_schema(spec)
-            except QuperSyncError as error:
-                raise _as_failure(error) from None
-            yield dg.AssetCheckResult(
-                check_name=SCHEMA_CHECK,
-                passed=plan.ok,
-                metadata={
-                    "differences": dg.MetadataValue.json(plan.differences),
-                    "changes_applied": dg.MetadataValue.json(plan.changes),
-                },
-            )
-            try:
+                yield dg.AssetCheckResult(
+                    check_name=SCHEMA_CHECK,
+                    passed=plan.ok,
+                    metadata={
+                        "differences": dg.MetadataValue.json(plan.differences),
+                        "changes_applied": dg.MetadataValue.json(plan.changes),
+                    },
+                )
                 service.apply_plan(spec, source_schema, plan)
                 results = service.sync(
                     spec,
@@ -139,13 +136,14 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                         f"{r.rows_extracted} rows extracted"
                     ),
                 )
-            except QuperSyncError as error:
-                raise _as_failure(error) from None
-            seconds = time.perf_counter() - started
-            target = service.target
-            target_schema = target.describe(spec)
-            counts = target.fingerprints(spec, window.start, window.end)
-            columns, rows = target.preview(spec, window.start, window.end, PREVIEW_ROWS)
+                seconds = time.perf_counter() - started
+                target = service.target
+                target_schema = target.describe(spec)
+                counts = target.fingerprints(spec, window.start, window.end)
+                columns, rows = target.preview(spec, window.start, window.end, PREVIEW_ROWS)
+        except QuperSyncError as error:
+            # Whether another attempt can help is the error's to say, not the retry policy's.
+            raise _as_failure(error) from None
         metadata = _sync_metadata(results, seconds)
         metadata["dagster/row_count"] = sum(fp.row_count for fp in counts.values())
         metadata["dagster/column_schema"] = dagster_column_schema(target_schema)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from qupersync_dagster.infrastructure.postgres import watchdog
+
 
 @dataclass(frozen=True)
 class PostgresSettings:
@@ -22,6 +24,7 @@ class PostgresSettings:
     sslmode: str = "prefer"
     statement_timeout_ms: int = 0  # 0: no limit
     lock_timeout_ms: int = 0  # 0: wait for a partition lock as long as the statement may
+    timeout_s: int = 3600  # client-side bound on any operation, a day's transaction included
     connect_timeout_s: int = 10
     application_name: str = "qupersync"
 
@@ -54,9 +57,10 @@ def create_engine(settings: PostgresSettings) -> sa.Engine:
         f"-c lock_timeout={settings.lock_timeout_ms}",
         "-c timezone=UTC",
     ]
-    return sa.create_engine(
+    # No pre-ping: each run disposes its engine, so pooled connections are short-lived, and a
+    # stale one fails with a retryable error like any other cut.
+    engine = sa.create_engine(
         settings.url(),
-        pool_pre_ping=True,
         pool_size=2,
         max_overflow=2,
         connect_args={
@@ -69,3 +73,5 @@ def create_engine(settings: PostgresSettings) -> sa.Engine:
             "keepalives_count": 3,
         },
     )
+    watchdog.install(engine)
+    return engine

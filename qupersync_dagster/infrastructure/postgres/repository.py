@@ -23,10 +23,12 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.errors import ConfigError, DataError, TargetUnavailableError
 from qupersync_dagster.domain.repositories import PartitionLoad, TargetRepository
+from qupersync_dagster.infrastructure.catalog_types import from_catalog
 from qupersync_dagster.infrastructure.postgres import types
 from qupersync_dagster.infrastructure.postgres.copy_stream import BatchReader
 from qupersync_dagster.infrastructure.postgres.errors import translate
 from qupersync_dagster.infrastructure.postgres.state_store import StateStore
+from qupersync_dagster.infrastructure.postgres.watchdog import Deadline, deadline
 
 _COPY_BUFFER = 1 << 20
 _NOTHING = sql.SQL("")
@@ -76,20 +78,36 @@ class KeyViolations(NamedTuple):
     duplicate_rows: int  # rows beyond the first of each such key
 
 
+def _unanswered(watch: Deadline, where: str) -> TargetUnavailableError:
+    return TargetUnavailableError(
+        f"{where}: the target did not answer within {watch.seconds:g} s (timeout_s), so the "
+        "connection was severed; nothing was committed"
+    )
+
+
 class PostgresTargetRepository(TargetRepository):
-    def __init__(self, engine: sa.Engine, state_schema: str = "qupersync"):
+    """``timeout_s`` bounds every operation, a day's whole transaction included (0: no limit)."""
+
+    def __init__(self, engine: sa.Engine, state_schema: str = "qupersync", timeout_s: float = 3600):
         self.engine = engine
         self.state = StateStore(state_schema)
+        self.timeout_s = timeout_s
         with self._connection(f"{state_schema}.sync_state", begin=True) as conn:
             self.state.ensure(conn)
 
     @contextmanager
     def _connection(self, table: str, *, begin: bool = False) -> Iterator[sa.Connection]:
         """A pooled connection (in a transaction with ``begin``); failures become domain errors."""
+        watch = None
         try:
-            with self.engine.begin() if begin else self.engine.connect() as conn:
+            with (
+                deadline(self.timeout_s) as watch,
+                self.engine.begin() if begin else self.engine.connect() as conn,
+            ):
                 yield conn
         except Exception as error:
+            if watch is not None and watch.expired:
+                raise _unanswered(watch, f"table {table!r}") from error
             translated = translate(error, table)
             if translated is error:
                 raise
@@ -104,7 +122,7 @@ class PostgresTargetRepository(TargetRepository):
             primary_key = tuple(conn.execute(_PRIMARY_KEY, params).scalars())
         columns = []
         for row in rows:
-            column_type = types.from_catalog(
+            column_type = from_catalog(
                 row.data_type,
                 row.character_maximum_length,
                 row.numeric_precision,
@@ -235,8 +253,13 @@ class PostgresTargetRepository(TargetRepository):
     def partition(
         self, spec: TableSpec, window: PartitionWindow, columns: tuple[str, ...]
     ) -> Iterator[PartitionLoad]:
+        watch = None
         try:
-            with self.engine.connect() as conn, conn.begin() as transaction:
+            with (
+                deadline(self.timeout_s) as watch,
+                self.engine.connect() as conn,
+                conn.begin() as transaction,
+            ):
                 try:
                     load = PostgresPartitionLoad(conn, self.state, spec, window, columns)
                     yield load
@@ -248,6 +271,8 @@ class PostgresTargetRepository(TargetRepository):
                 if not load.committed:
                     transaction.rollback()
         except Exception as error:
+            if watch is not None and watch.expired:
+                raise _unanswered(watch, f"table {spec.name!r}, partition {window.key}") from error
             translated = translate(error, spec.name, window.key)
             if translated is error:
                 raise

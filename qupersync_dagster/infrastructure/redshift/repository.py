@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from datetime import date
+from operator import itemgetter
 
 import redshift_connector
 
@@ -29,7 +30,8 @@ from qupersync_dagster.domain.errors import (
 )
 from qupersync_dagster.domain.repositories import SourceRepository
 from qupersync_dagster.domain.services.copy_text import escape_bytes
-from qupersync_dagster.infrastructure.redshift import sql, types
+from qupersync_dagster.infrastructure.catalog_types import from_catalog
+from qupersync_dagster.infrastructure.redshift import sql
 from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
 from qupersync_dagster.infrastructure.redshift.sql import RowLayout
 
@@ -38,28 +40,45 @@ log = logging.getLogger(__name__)
 # Matched by SQLSTATE, not message text: a missing column or function also "does not exist".
 _UNDEFINED_TABLE = "42P01"
 _QUERY_CANCELED = "57014"
+_FIRST_FETCH = 1000
 
 
 class SourceTableMissingError(SourceUnavailableError):
     """The table is absent, as it is while a CUR loader drops and re-creates it."""
 
 
-def _encode(rows: list, layout: RowLayout) -> bytes:
-    """One COPY text line per fetched row; every value is already bytes (see ``raw_text``).
+def _fetch_sizes(limit: int) -> Iterator[int]:
+    """Rows per FETCH: few at first, doubling up to ``limit``.
 
-    Works column-wise so that the per-row work happens in C: rendered groups pass unchanged and
-    only the raw columns are escaped.
+    The target waits for a partition's first batch, so a small first FETCH lets it start within
+    milliseconds; the larger ones that follow keep the number of round trips low.
     """
-    if layout.single_rendered:
-        lines = [row[0] for row in rows]
-    else:
-        columns: list = list(zip(*rows, strict=True))
-        for position, raw in enumerate(layout.raw):
-            if raw:
-                columns[position] = map(escape_bytes, columns[position])
-        lines = list(map(b"\t".join, zip(*columns, strict=True)))
+    size = min(_FIRST_FETCH, limit)
+    while True:
+        yield size
+        size = min(2 * size, limit)
+
+
+def _encode(rows: list, layout: RowLayout) -> bytes:
+    """One COPY text line per fetched row; every value is already bytes (see ``raw_text``)."""
+    groups = layout.groups
+    lines = [row[0] for row in rows] if groups == 1 else [b"\t".join(row[:groups]) for row in rows]
+    for item, field in enumerate(layout.spills, start=groups):
+        # A spilled value is longer than SPILL_BYTES, so never empty: truthiness finds it.
+        if any(map(itemgetter(item), rows)):
+            _splice(lines, rows, item, field)
     lines.append(b"")
     return b"\n".join(lines)
+
+
+def _splice(lines: list[bytes], rows: list, item: int, field: int) -> None:
+    """Escape the values spilled into ``item`` into the empty field ``field`` of their lines."""
+    for index, row in enumerate(rows):
+        value = row[item]
+        if value is not None:
+            fields = lines[index].split(b"\t")  # rendered text has no raw tab but separators
+            fields[field] = escape_bytes(value)
+            lines[index] = b"\t".join(fields)
 
 
 class RedshiftSourceRepository(SourceRepository):
@@ -82,10 +101,21 @@ class RedshiftSourceRepository(SourceRepository):
         if self._conn is None:
             try:
                 self._conn = self._connect()
-            except (redshift_connector.InterfaceError, OSError) as error:
+            except (
+                redshift_connector.InterfaceError,
+                redshift_connector.OperationalError,  # the driver's connect timeout
+                OSError,
+            ) as error:
+                # The driver's words say why (SSL refused, certificate, refused, timed out);
+                # they never carry the password.
                 raise SourceUnavailableError(
-                    f"cannot connect to Redshift ({type(error).__name__})"
+                    f"cannot connect to Redshift ({type(error).__name__}: {error})"
                 ) from error
+            except redshift_connector.ProgrammingError as error:
+                # The cluster refused the session (no such database or user, authentication
+                # failed): configuration another attempt cannot fix. Its message names no secret.
+                message = _server_message(error)
+                raise ConfigError(f"cannot connect to Redshift: {message}") from error
         return self._conn.cursor()
 
     def _fail(self, error: Exception, what: str) -> Exception:
@@ -135,7 +165,7 @@ class RedshiftSourceRepository(SourceRepository):
             )
         columns = []
         for name, data_type, length, precision, scale, nullable in rows:
-            column_type = types.from_catalog(data_type, length, precision, scale)
+            column_type = from_catalog(data_type, length, precision, scale)
             if column_type is None:
                 raise ConfigError(
                     f"source table {table}: column {name!r} has type {data_type!r}, "
@@ -166,10 +196,10 @@ class RedshiftSourceRepository(SourceRepository):
         what = f"table {spec.name!r}, partition {window.key}"
         try:
             cursor.execute(sql.declare(select))
-            fetch = sql.fetch(self.fetch_size)
+            sizes = _fetch_sizes(self.fetch_size)
             while True:
                 with text_as_bytes(self._conn):
-                    cursor.execute(fetch)
+                    cursor.execute(sql.fetch(next(sizes)))
                 rows = cursor.fetchall()
                 if not rows:
                     break
@@ -187,6 +217,13 @@ def _sqlstate(error: Exception) -> str | None:
     """The SQLSTATE the server sent; the driver passes the error's fields as a dict."""
     fields = error.args[0] if error.args else None
     return fields.get("C") if isinstance(fields, dict) else None
+
+
+def _server_message(error: Exception) -> str:
+    """The server's own message (its 'M' field), else the error's type."""
+    fields = error.args[0] if error.args else None
+    message = fields.get("M") if isinstance(fields, dict) else None
+    return message or type(error).__name__
 
 
 def _as_date(value) -> date:

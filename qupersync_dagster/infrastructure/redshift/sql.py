@@ -5,10 +5,12 @@ transaction and read with ``FETCH FORWARD n``; booleans cannot be CAST to VARCHA
 literals contain no backslash (its meaning depends on server settings), so ``CHR(92)`` spells it.
 
 Rows are rendered on the cluster into PostgreSQL's COPY text format, so the client neither builds
-a Python object per value nor escapes anything itself. A rendered string is a VARCHAR and
-Redshift refuses any longer than 65,535 bytes, so columns are packed into rendered groups whose
-worst case fits; columns that could overflow on their own (SUPER, very wide VARCHARs) travel raw
-and are escaped on the client.
+a Python object per value nor escapes anything itself: a typical row arrives as one value, ready
+to copy (the client's cost is per value fetched, not per byte). A rendered string is a VARCHAR
+and Redshift refuses any longer than 65,535 bytes, so columns are packed into rendered groups
+whose worst case fits. A column that could overflow on its own (SUPER, a very wide VARCHAR) is
+rendered in its group when its value is short, which is almost always; a longer value leaves an
+empty field and travels raw in an item of its own, to be escaped on the client.
 
 Catalogue and fingerprint queries bind their values as parameters. Redshift does not document
 bind parameters inside DECLARE, so the cursor's query carries its values as typed literals, and
@@ -34,6 +36,9 @@ from qupersync_dagster.domain.errors import ConfigError
 
 CURSOR = "qupersync_rows"
 MAX_VARCHAR_BYTES = 65_535
+# Values of unbounded columns (SUPER, VARCHARs too wide to render whole) up to this many bytes
+# are rendered in their group, longer ones travel in a select-list item of their own.
+SPILL_BYTES = 8192
 
 _TAB = "CHR(9)"
 _BACKSLASH = "CHR(92)"
@@ -117,15 +122,19 @@ def fingerprints(spec: TableSpec, start: date, end: date) -> RedshiftQuery:
 class RowLayout:
     """How a fetched row maps onto a COPY line.
 
-    ``raw[i]`` is False when select-list item ``i`` is a rendered group of columns (COPY text
-    already, never NULL) and True when it is one raw column the client must escape.
+    The first ``groups`` select-list items are rendered groups of columns (COPY text already,
+    never NULL); joined with tabs, in order, they are the line. Each further item belongs to an
+    unbounded column and is NULL unless that row's value was too long to render in its group:
+    then the group holds an empty field at line position ``spills[i]`` and the item carries the
+    raw value, which the client escapes into that field.
     """
 
-    raw: tuple[bool, ...]
+    groups: int
+    spills: tuple[int, ...] = ()
 
     @property
     def single_rendered(self) -> bool:
-        return self.raw == (False,)
+        return self.groups == 1 and not self.spills
 
 
 def _width(column_type: ColumnType) -> int | None:
@@ -144,16 +153,27 @@ def _width(column_type: ColumnType) -> int | None:
     return width if width <= MAX_VARCHAR_BYTES else None
 
 
+def _text(column: str, column_type: ColumnType) -> str:
+    """A string or SUPER column as the text COPY must receive, before escaping."""
+    if column_type.kind is TypeKind.JSON:
+        return f"JSON_SERIALIZE({column})"
+    if column_type.kind is TypeKind.CHAR and column_type.length:
+        # A CHAR turned into text may lose its trailing blanks; COPY writes them all.
+        return f"RPAD({column}, {int(column_type.length)})"
+    return column
+
+
+def _escaped(text: str) -> str:
+    for old, new in _ESCAPES:
+        text = f"REPLACE({text}, {old}, {new})"
+    return text
+
+
 def _rendered(name: str, column_type: ColumnType) -> str:
     column = identifier(name)
     kind = column_type.kind
     if kind in _STRING:
-        text = column
-        if kind is TypeKind.CHAR and column_type.length:
-            # A CHAR turned into text may lose its trailing blanks; COPY writes them all.
-            text = f"RPAD({column}, {int(column_type.length)})"
-        for old, new in _ESCAPES:
-            text = f"REPLACE({text}, {old}, {new})"
+        text = _escaped(_text(column, column_type))
     elif kind is TypeKind.BOOLEAN:
         text = f"CASE WHEN {column} THEN 't' WHEN NOT {column} THEN 'f' END"
     else:
@@ -161,42 +181,53 @@ def _rendered(name: str, column_type: ColumnType) -> str:
     return f"COALESCE({text}, {_NULL})"
 
 
-def _raw(name: str, column_type: ColumnType) -> str:
+def _rendered_or_spilled(name: str, column_type: ColumnType) -> tuple[str, str]:
+    """An unbounded column: rendered in its group up to ``SPILL_BYTES``, else spilled.
+
+    Returns the group's field and the spill item. SQL NULL is tested on the column itself:
+    ``JSON_SERIALIZE`` turns a NULL SUPER into the JSON text 'null'.
+    """
     column = identifier(name)
-    if column_type.kind is TypeKind.JSON:
-        return f"JSON_SERIALIZE({column})"
-    if column_type.kind in _STRING:
-        return column
-    return f"CAST({column} AS VARCHAR(65535))"
+    text = _text(column, column_type)
+    field = (
+        f"CASE WHEN {column} IS NULL THEN {_NULL}"
+        f" WHEN OCTET_LENGTH({text}) <= {SPILL_BYTES} THEN {_escaped(text)} ELSE '' END"
+    )
+    spill = (
+        f"CASE WHEN {column} IS NOT NULL AND OCTET_LENGTH({text}) > {SPILL_BYTES} THEN {text} END"
+    )
+    return field, spill
 
 
 def select_list(schema: TableSchema) -> tuple[list[str], RowLayout]:
     """Select-list items rendering ``schema``'s columns, in order, and their layout."""
-    items: list[str] = []
-    raw: list[bool] = []
+    groups: list[str] = []
+    spills: list[str] = []
+    spill_fields: list[int] = []
     group: list[str] = []
     group_width = 0
 
     def close_group() -> None:
         nonlocal group, group_width
         if group:
-            items.append(f" || {_TAB} || ".join(group))
-            raw.append(False)
+            groups.append(f" || {_TAB} || ".join(group))
         group, group_width = [], 0
 
-    for column in schema.columns:
+    for position, column in enumerate(schema.columns):
         width = _width(column.type)
         if width is None:
-            close_group()
-            items.append(_raw(column.name, column.type))
-            raw.append(True)
-            continue
+            field, spill = _rendered_or_spilled(column.name, column.type)
+            width = 2 * SPILL_BYTES
+            spills.append(spill)
+            spill_fields.append(position)
+        else:
+            field = _rendered(column.name, column.type)
         if group and group_width + 1 + width > MAX_VARCHAR_BYTES:
             close_group()
-        group.append(_rendered(column.name, column.type))
+        group.append(field)
         group_width += width + (1 if len(group) > 1 else 0)
     close_group()
-    return items, RowLayout(tuple(raw))
+    return groups + spills, RowLayout(len(groups), tuple(spill_fields))
 
 
 def date_literal(day: date) -> str:

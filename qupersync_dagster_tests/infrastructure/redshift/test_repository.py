@@ -1,6 +1,6 @@
 """The Redshift source through the real ``redshift_connector`` driver and the wire emulator.
 
-The source renders rows into COPY text on the server and escapes wide values on the client; the
+The source renders rows into COPY text on the server and escapes too-long values on the client; the
 only trustworthy reference for that text is PostgreSQL's own ``COPY ... TO STDOUT``, so every
 batch is compared byte for byte with what psycopg2 reads from the same rows.
 """
@@ -30,6 +30,7 @@ from qupersync_dagster.domain.entities import (
     TypeKind,
 )
 from qupersync_dagster.domain.errors import ConfigError, SourceUnavailableError
+from qupersync_dagster.infrastructure.redshift import sql
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.repository import (
     RedshiftSourceRepository,
@@ -238,6 +239,30 @@ def test_stream_yields_bounded_batches_byte_equal_to_postgres_copy(source_table,
     lines = _streamed_lines(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
 
     assert len(lines) == len(expected) > FETCH_SIZE
+    assert sorted(lines) == sorted(expected)
+
+
+def test_values_too_long_to_render_on_the_source_are_escaped_by_the_client(source_table, source):
+    # Longer than the source renders in a row's group: those travel raw and the client escapes
+    # them into their field. JSON may also hold raw tabs and line breaks between its tokens.
+    long_text = "tab\t newline\n return\r backslash\\ \\N 東京 🚀 " * 400
+    assert len(long_text.encode()) > sql.SPILL_BYTES
+    spaced_json = '{"a":\n\t1,\r\n "b": "x\\ty"}'
+    rows = [
+        (100, long_text, long_text, Json({"text": long_text, "n": [1, None]}).dumps(None)),
+        (101, "short", None, '{"pad": "' + "y" * 9000 + '",\n\t"z": [\r\n1]}'),
+        (102, long_text[:50], long_text, spaced_json),
+        (103, None, "", None),
+    ]
+    source_table.executemany(
+        "INSERT INTO billing.samples (id, usage_start, wide, body, tags)"
+        " VALUES (%s, %s, %s, %s, %s::json)",
+        [(i, datetime.combine(DAY, datetime.min.time()), w, b, t) for i, w, b, t in rows],
+    )
+    expected = _copy_out(source_table, WINDOW_SQL, (WINDOW.start, WINDOW.end))
+
+    lines = _streamed_lines(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
+
     assert sorted(lines) == sorted(expected)
 
 
