@@ -1,0 +1,93 @@
+"""dlt, installed into a virtualenv of its own and run against the benchmark's servers.
+
+The peer's dependencies must never constrain QuperSync's, so dlt lives in
+``bench/.work/dlt-venv`` (git-ignored), created on first use with the pinned versions below and
+reused while the pins are unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import processes
+from qupersync_dagster.devkit.embedded import ServerAddress
+
+DLT_VERSION = "1.31.0"
+PINS = (
+    f"dlt[postgres,sql_database]=={DLT_VERSION}",
+    "pyarrow==22.0.0",
+    "psycopg2-binary==2.9.11",
+    "sqlalchemy==2.0.44",
+)
+SCRIPT = Path(__file__).with_name("dlt_peer.py")
+
+
+@dataclass(frozen=True)
+class PeerResult:
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+
+
+def ensure_venv(work_dir: Path, log_path: Path) -> tuple[Path, float]:
+    """The peer's interpreter, installing it if needed; and the seconds the install took."""
+    venv = work_dir / "dlt-venv"
+    python = venv / "bin" / "python"
+    marker = venv / "qupersync-bench-pins.txt"
+    wanted = "\n".join(PINS)
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return python, 0.0
+    started = time.perf_counter()
+    shutil.rmtree(venv, ignore_errors=True)
+    with log_path.open("a") as log:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=log)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", *PINS],
+            check=True,
+            stdout=log,
+            stderr=log,
+        )
+    marker.write_text(wanted)
+    return python, time.perf_counter() - started
+
+
+def run(
+    python: Path,
+    server: ServerAddress,
+    *,
+    source_db: str,
+    source_schema: str,
+    table: str,
+    target_db: str,
+    dataset: str,
+    primary_key: tuple[str, ...],
+    work_dir: Path,
+    log_path: Path,
+) -> PeerResult:
+    pipelines_dir = work_dir / "dlt-pipelines"
+    shutil.rmtree(pipelines_dir, ignore_errors=True)
+    report = processes.run_json(
+        [
+            str(python),
+            str(SCRIPT),
+            f"--socket-dir={server.host}",
+            f"--port={server.port}",
+            f"--user={server.user}",
+            f"--source-db={source_db}",
+            f"--source-schema={source_schema}",
+            f"--table={table}",
+            f"--target-db={target_db}",
+            f"--dataset={dataset}",
+            f"--primary-key={','.join(primary_key)}",
+            f"--pipelines-dir={pipelines_dir}",
+        ],
+        log_path,
+        env={"RUNTIME__LOG_LEVEL": "WARNING"},
+    )
+    shutil.rmtree(pipelines_dir, ignore_errors=True)
+    return PeerResult(report["rows"], report["seconds"], report["peak_rss_mb"])

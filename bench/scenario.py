@@ -1,0 +1,300 @@
+"""The benchmark, phase by phase, on one private server.
+
+1. Generate the CUR source (N rows over D days) behind the Redshift wire emulator.
+2. Throughput, ``repeat`` rounds; each round runs QuperSync's initial sync of the D days into a
+   fresh target database, then the COPY-pipe limit and the dlt peer into that database. Each
+   contender's fastest round counts, so a burst of load from elsewhere on the machine penalises
+   no one; peak memory is the highest of the rounds.
+3. A no-op re-sync of the last round's target (nothing changed at the source).
+4. ``repeat`` times: restate the last day at the source and re-sync the D days. The restated
+   day's fastest re-sync is compared with its fastest initial load.
+5. QuperSync's initial sync again at ``scale`` × N rows, to show that memory stays flat.
+
+After every sync the target's digest must equal the source's and every QuperSync partition must
+have the expected outcome; any difference is recorded as a problem and fails the run (the peer's
+differences are reported, not fatal). Each timed run starts from a fresh checkpoint, so no
+contender pays for another's dirty buffers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench import checksum, copy_limit, cur_source, machine, peer, processes
+from bench.checksum import Digest, Table
+from bench.qupersync_child import PRIMARY_KEY, TARGET
+from bench.servers import Servers, running_servers
+
+SOURCE_DB = "bench_source"
+SCALED_SOURCE_DB = "bench_source_scaled"
+SCALED_TARGET_DB = "bench_target_scaled"
+LIMIT_SCHEMA = "copy_limit"
+PEER_DATASET = "dlt_cur"
+
+
+@dataclass(frozen=True)
+class Options:
+    rows: int
+    days: int
+    start: date
+    scale: int  # the memory run syncs scale × rows; below 2: no memory run
+    repeat: int  # throughput rounds; each contender's fastest counts
+    skip_peer: bool
+    smoke: bool
+    fetch_size: int | None
+    work_dir: Path
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+    partitions: list[dict]
+
+    def outcomes(self) -> dict[str, str]:
+        return {p["day"]: p["outcome"] for p in self.partitions}
+
+    def partition_seconds(self, day: date) -> float:
+        return next(p["seconds"] for p in self.partitions if p["day"] == day.isoformat())
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A contender's throughput over the rounds: its fastest round and its highest peak RSS."""
+
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+    rounds: tuple[float, ...]  # seconds of every round
+
+    @classmethod
+    def of(cls, runs: list) -> Timed:
+        fastest = min(runs, key=lambda r: r.seconds)
+        return cls(
+            fastest.rows,
+            fastest.seconds,
+            max(r.peak_rss_mb for r in runs),
+            tuple(r.seconds for r in runs),
+        )
+
+
+@dataclass
+class Results:
+    options: Options
+    machine: dict[str, str] = field(default_factory=dict)
+    generate_seconds: float = 0.0
+    source_rows: int = 0
+    initial: Timed | None = None
+    limit: Timed | None = None
+    peer: Timed | None = None
+    peer_exact: bool | None = None
+    peer_differences: list[str] = field(default_factory=list)  # columns the peer changed
+    peer_install_seconds: float = 0.0
+    initial_rounds: list[SyncRun] = field(default_factory=list)
+    noop: SyncRun | None = None
+    restated_day: date | None = None
+    restate_changes: list[dict[str, int]] = field(default_factory=list)
+    resyncs: list[SyncRun] = field(default_factory=list)  # one per restatement
+    scaled: SyncRun | None = None
+    syncs_checked: int = 0
+    load_at_end: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def run(options: Options) -> Results:
+    logs = options.work_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with running_servers(options.work_dir, logs) as servers:
+        benchmark = _Benchmark(options, servers, logs)
+        benchmark.run()
+        return benchmark.results
+
+
+class _Benchmark:
+    def __init__(self, options: Options, servers: Servers, logs: Path):
+        self.options = options
+        self.servers = servers
+        self.server = servers.postgres
+        self.logs = logs
+        self.results = Results(options)
+        self.days = [options.start + timedelta(days=i) for i in range(options.days)]
+        self.source = Table(SOURCE_DB, cur_source.SCHEMA, cur_source.TABLE)
+        self.columns: list[tuple[str, str]] = []
+
+    def run(self) -> None:
+        options, results = self.options, self.results
+        results.machine = machine.describe(self.server)
+        _say(f"generating {options.rows:,} CUR rows over {options.days} days")
+        results.generate_seconds = cur_source.create(
+            self.server, SOURCE_DB, start=options.start, days=options.days, rows=options.rows
+        )
+        self.columns = checksum.source_columns(self.server, self.source)
+        source_digest = self._digest(self.source)
+        results.source_rows = source_digest.rows
+        target_db = self._throughput(source_digest)
+        target = Table(target_db, TARGET.schema, TARGET.name)
+
+        _say("QuperSync: no-op re-sync")
+        results.noop = self._sync(SOURCE_DB, target_db)
+        self._verify("no-op re-sync", results.noop, dict.fromkeys(self.days, "unchanged"))
+        self._verify_copy("no-op re-sync", target, source_digest)
+
+        day = results.restated_day = self.days[-1]
+        expected = {d: "synced" if d == day else "unchanged" for d in self.days}
+        for round_ in range(1, options.repeat + 1):
+            _say(f"round {round_}: restating {day} at the source, then re-syncing")
+            changes = cur_source.restate(self.server, SOURCE_DB, day, seed=6 + round_)
+            results.restate_changes.append(changes)
+            restated_digest = self._digest(self.source)
+            results.resyncs.append(self._sync(SOURCE_DB, target_db))
+            self._verify("re-sync of the restated day", results.resyncs[-1], expected)
+            self._verify_copy("re-sync of the restated day", target, restated_digest)
+
+        if options.scale >= 2:
+            self.server.drop_database(target_db)  # its disk space is needed no more
+            self.server.drop_database(SOURCE_DB)
+            self._scaled()
+        results.load_at_end = machine.load_average()
+
+    def _throughput(self, source_digest: Digest) -> str:
+        """Every contender's rounds; returns the target database of the last QuperSync round."""
+        options, results = self.options, self.results
+        python = None
+        if not options.skip_peer:
+            _say(f"dlt {peer.DLT_VERSION}: preparing its virtualenv")
+            python, results.peer_install_seconds = peer.ensure_venv(
+                options.work_dir, self.logs / "dlt.log"
+            )
+        initial, limit, peers, peer_exact = [], [], [], []
+        target_db = ""
+        for round_ in range(1, options.repeat + 1):
+            if target_db:
+                self.server.drop_database(target_db)
+            target_db = f"bench_target_{round_}"
+            self.server.create_database(target_db, replace=True)
+            target = Table(target_db, TARGET.schema, TARGET.name)
+
+            _say(f"round {round_}: QuperSync initial sync")
+            initial.append(self._sync(SOURCE_DB, target_db))
+            self._verify("initial sync", initial[-1], dict.fromkeys(self.days, "synced"))
+            self._verify_copy("initial sync", target, source_digest)
+
+            _say(f"round {round_}: COPY pipe limit")
+            limit_table = Table(target_db, LIMIT_SCHEMA, TARGET.name)
+            copy_limit.prepare_target(self.server, target, limit_table)
+            self._checkpoint()
+            names = [name for name, _ in self.columns]
+            limit.append(copy_limit.pipe(self.server, self.source, limit_table, names))
+            self._verify_copy("COPY pipe", limit_table, source_digest)
+
+            if python is not None:
+                _say(f"round {round_}: dlt {peer.DLT_VERSION}")
+                self._checkpoint()
+                peers.append(
+                    peer.run(
+                        python,
+                        self.server,
+                        source_db=SOURCE_DB,
+                        source_schema=cur_source.SCHEMA,
+                        table=cur_source.TABLE,
+                        target_db=target_db,
+                        dataset=PEER_DATASET,
+                        primary_key=PRIMARY_KEY,
+                        work_dir=options.work_dir,
+                        log_path=self.logs / "dlt.log",
+                    )
+                )
+                peer_table = Table(target_db, PEER_DATASET, cur_source.TABLE)
+                exact = self._digest(peer_table, lenient=True) == source_digest
+                if not exact and not results.peer_differences:
+                    results.peer_differences = checksum.differing_columns(
+                        self.server, self.source, peer_table, self.columns, lenient=True
+                    )
+                peer_exact.append(exact)
+        results.initial = Timed.of(initial)
+        results.limit = Timed.of(limit)
+        results.peer = Timed.of(peers) if peers else None
+        results.peer_exact = all(peer_exact) if peer_exact else None
+        results.initial_rounds = initial
+        return target_db
+
+    def _scaled(self) -> None:
+        options = self.options
+        rows = options.rows * options.scale
+        _say(f"generating {rows:,} CUR rows ({options.scale}× N) for the memory run")
+        cur_source.create(
+            self.server, SCALED_SOURCE_DB, start=options.start, days=options.days, rows=rows
+        )
+        self.server.create_database(SCALED_TARGET_DB, replace=True)
+        source = Table(SCALED_SOURCE_DB, cur_source.SCHEMA, cur_source.TABLE)
+        source_digest = self._digest(source)
+        _say(f"QuperSync: initial sync at {options.scale}× N")
+        self.results.scaled = self._sync(SCALED_SOURCE_DB, SCALED_TARGET_DB)
+        what = f"initial sync at {options.scale}× N"
+        self._verify(what, self.results.scaled, dict.fromkeys(self.days, "synced"))
+        target = Table(SCALED_TARGET_DB, TARGET.schema, TARGET.name)
+        self._verify_copy(what, target, source_digest)
+
+    def _sync(self, source_db: str, target_db: str) -> SyncRun:
+        server, servers = self.server, self.servers
+        self._checkpoint()
+        command = [
+            sys.executable,
+            "-m",
+            "bench.qupersync_child",
+            f"--emulator-host={servers.emulator_host}",
+            f"--emulator-port={servers.emulator_port}",
+            f"--source-db={source_db}",
+            f"--pg-host={server.host}",
+            f"--pg-port={server.port}",
+            f"--pg-user={server.user}",
+            f"--target-db={target_db}",
+            f"--start={self.options.start.isoformat()}",
+            f"--days={self.options.days}",
+        ]
+        if self.options.fetch_size:
+            command.append(f"--fetch-size={self.options.fetch_size}")
+        report = processes.run_json(command, self.logs / "qupersync.log")
+        run = SyncRun(
+            report["rows"], report["seconds"], report["peak_rss_mb"], report["partitions"]
+        )
+        _say(f"  {run.rows:,} rows in {run.seconds:.2f} s, peak RSS {run.peak_rss_mb:.0f} MB")
+        return run
+
+    def _verify(self, what: str, run: SyncRun, expected: dict[date, str]) -> None:
+        self.results.syncs_checked += 1
+        wanted = {day.isoformat(): outcome for day, outcome in expected.items()}
+        got = run.outcomes()
+        if got != wanted:
+            wrong = sorted(d for d in wanted.keys() | got.keys() if got.get(d) != wanted.get(d))
+            self.results.problems.append(
+                f"{what}: unexpected partition outcomes on {', '.join(wrong[:5])}"
+                f"{' …' if len(wrong) > 5 else ''}"
+            )
+
+    def _verify_copy(self, what: str, target: Table, expected: Digest) -> None:
+        found = self._digest(target)
+        if found != expected:
+            self.results.problems.append(
+                f"{what}: target differs from source ({found.rows:,} rows, md5 {found.md5} "
+                f"vs {expected.rows:,} rows, md5 {expected.md5})"
+            )
+
+    def _digest(self, table: Table, *, lenient: bool = False) -> Digest:
+        return checksum.digest(self.server, table, self.columns, PRIMARY_KEY, lenient=lenient)
+
+    def _checkpoint(self) -> None:
+        with contextlib.closing(self.server.connect("postgres")) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+
+
+def _say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
