@@ -21,7 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qupersync_dagster.devkit.embedded import ServerAddress, free_port, start_embedded
+from qupersync_dagster.devkit.embedded import (
+    ServerAddress,
+    free_port,
+    start_embedded,
+    stop_embedded,
+)
 
 SERVER_SETTINGS = {"shared_buffers": "1GB"}
 _STOP_TIMEOUT_S = 30
@@ -38,6 +43,7 @@ class Servers:
 def running_servers(work_dir: Path, log_dir: Path) -> Iterator[Servers]:
     """Start a fresh private server and an emulator in front of it; both are gone afterwards."""
     data_dir = work_dir / "pg"
+    stop_embedded(data_dir)  # the server of an interrupted earlier run, if any
     shutil.rmtree(data_dir, ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "bench.servers", str(data_dir)],

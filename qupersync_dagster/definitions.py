@@ -38,7 +38,7 @@ def resources() -> dict:
             password=dg.EnvVar("REDSHIFT_PASSWORD"),
             ssl=_bool_env("REDSHIFT_SSL", True),
             sslmode=os.environ.get("REDSHIFT_SSLMODE", "verify-ca"),
-            fetch_size=_int_env("REDSHIFT_FETCH_SIZE", 5_000),
+            fetch_size=_int_env("REDSHIFT_FETCH_SIZE", 2_000),
             statement_timeout_ms=_int_env("REDSHIFT_STATEMENT_TIMEOUT_MS", 0),
             timeout_s=_int_env("REDSHIFT_TIMEOUT_S", 300),
         ),

@@ -34,7 +34,7 @@ class RedshiftResource(ConfigurableResource):
     timeout_s: int = Field(default=300, description="Socket timeout for each round-trip.")
     statement_timeout_ms: int = Field(default=0, description="Server-side limit; 0: none.")
     fetch_size: int = Field(
-        default=5_000, description="Rows per FETCH; single-node clusters allow at most 1000."
+        default=2_000, description="Rows per FETCH; single-node clusters allow at most 1000."
     )
 
     def settings(self) -> RedshiftSettings:

@@ -24,7 +24,7 @@ class RedshiftSettings:
     sslmode: str = "verify-ca"  # or verify-full
     timeout_s: int | None = 300  # socket timeout: no single server round-trip may take longer
     statement_timeout_ms: int = 0  # 0: the cluster's own limit
-    fetch_size: int = 5_000  # rows per FETCH; single-node clusters allow at most 1000
+    fetch_size: int = 2_000  # rows per FETCH; single-node clusters allow at most 1000
     application_name: str = "qupersync"
 
 
