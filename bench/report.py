@@ -156,7 +156,7 @@ class _Row:
     seconds: float
     peak_rss_mb: float
     rounds: tuple[float, ...] = ()
-    full_load: bool = True  # compared with dlt and the limit; re-syncs are not
+    full_load: bool = True  # compared with dlt and the limit (same rows); the others are not
 
 
 def _runs(results: Results) -> list[_Row]:
@@ -180,7 +180,7 @@ def _runs(results: Results) -> list[_Row]:
             run,
             full_load=False,
         )
-    add(f"QuperSync initial sync at {options.scale}× N", results.scaled)
+    add(f"QuperSync initial sync at {options.scale}× N", results.scaled, full_load=False)
     add(f"dlt {DLT_VERSION} (sql_table, pyarrow, merge) ¹", results.peer)
     add("COPY pipe limit (psql → psql, one transaction) ²", results.limit)
     return rows
@@ -207,6 +207,8 @@ def _run_row(run: _Row, results: Results) -> str:
 def _notes(results: Results) -> list[str]:
     notes = []
     if results.peer:
+        seconds = results.peer_install_seconds
+        install = f"installed in {seconds:.0f} s" if seconds else "reused from an earlier run"
         exact = {
             True: "equal to the source",
             False: "NOT equal to the source (values differ in "
@@ -218,8 +220,8 @@ def _notes(results: Results) -> list[str]:
             f"¹ dlt reads the PostgreSQL database behind the Redshift emulator directly (its "
             "SQLAlchemy Redshift dialect cannot talk to the emulator), which favours dlt: "
             "QuperSync goes through the real redshift-connector driver and the emulator. dlt "
-            f"runs in its own virtualenv (installed in {results.peer_install_seconds:.0f} s; 0 "
-            f"when reused). Its target, compared value by value: {exact[results.peer_exact]}."
+            f"runs in its own virtualenv ({install}) with its default settings otherwise. Its "
+            f"target, compared value by value: {exact[results.peer_exact]}."
         )
     else:
         notes.append("¹ The dlt peer was skipped in this run (--skip-peer or --smoke).")
@@ -228,9 +230,13 @@ def _notes(results: Results) -> list[str]:
         "through a client can beat it on these servers."
     )
     notes.append(
-        "Every run writes to the same private PostgreSQL server as the source; each timed run "
-        "starts after a CHECKPOINT. Peak RSS is the kernel's high-water mark (VmHWM) of each "
-        "contender's own process; database server processes are not counted for anyone."
+        "Every run writes to the same private PostgreSQL server as the source and starts after "
+        "a CHECKPOINT. The re-syncs run once the other contenders' tables are dropped and "
+        "QuperSync's table is vacuumed, as autovacuum leaves it between daily runs."
+    )
+    notes.append(
+        "Peak RSS is the kernel's high-water mark (VmHWM) of each contender's own process; "
+        "database server processes are not counted for anyone."
     )
     notes.append(
         "QuperSync runs without Dagster imported: the figures are the engine's, exactly the call "

@@ -20,6 +20,7 @@ contender pays for another's dirty buffers.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -112,7 +113,8 @@ class Results:
 
 def run(options: Options) -> Results:
     logs = options.work_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(logs, ignore_errors=True)  # the children's stderr, this run's only
+    logs.mkdir(parents=True)
     with running_servers(options.work_dir, logs) as servers:
         benchmark = _Benchmark(options, servers, logs)
         benchmark.run()
