@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qupersync_dagster.demo.data import Databases
-from qupersync_dagster.devkit.embedded import ServerAddress
+from qupersync_dagster.devkit.embedded import ServerAddress, process_alive
 
 HOME_ENV = "QUPERSYNC_DEMO_HOME"
 DEFAULT_FOLDER = ".qupersync"
@@ -93,14 +93,4 @@ class DemoState:
             )
         except (OSError, ValueError, TypeError, KeyError):
             return None
-        return state if _alive(state.pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, as another user
-        pass
-    return True
+        return state if process_alive(state.pid) else None

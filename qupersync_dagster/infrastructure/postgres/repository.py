@@ -113,6 +113,15 @@ class PostgresTargetRepository(TargetRepository):
                 raise
             raise translated from error
 
+    @contextmanager
+    def _cursor(self, table: str, *, begin: bool = False) -> Iterator:
+        """A psycopg2 cursor on a ``_connection``, for statements composed with ``psycopg2.sql``."""
+        with (
+            self._connection(table, begin=begin) as conn,
+            conn.connection.dbapi_connection.cursor() as cursor,
+        ):
+            yield cursor
+
     def describe(self, spec: TableSpec) -> TableSchema | None:
         params = {"schema": spec.target.schema, "table": spec.target.name}
         with self._connection(spec.name) as conn:
@@ -177,10 +186,7 @@ class PostgresTargetRepository(TargetRepository):
         self._execute(spec, statements)
 
     def _execute(self, spec: TableSpec, statements: list[sql.Composable]) -> None:
-        with (
-            self._connection(spec.name, begin=True) as conn,
-            conn.connection.dbapi_connection.cursor() as cursor,
-        ):
+        with self._cursor(spec.name, begin=True) as cursor:
             for statement in statements:
                 cursor.execute(statement)
 
@@ -206,10 +212,7 @@ class PostgresTargetRepository(TargetRepository):
             table=_table(spec),
             window=_window_predicate(spec),
         )
-        with (
-            self._connection(spec.name) as conn,
-            conn.connection.dbapi_connection.cursor() as cursor,
-        ):
+        with self._cursor(spec.name) as cursor:
             cursor.execute(query, {"start": start, "end": end})
             return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
 
@@ -228,10 +231,7 @@ class PostgresTargetRepository(TargetRepository):
             table=_table(spec),
             window=_window_predicate(spec),
         )
-        with (
-            self._connection(spec.name) as conn,
-            conn.connection.dbapi_connection.cursor() as cursor,
-        ):
+        with self._cursor(spec.name) as cursor:
             cursor.execute(query, {"start": start, "end": end})
             return KeyViolations(*map(int, cursor.fetchone()))
 
@@ -242,10 +242,7 @@ class PostgresTargetRepository(TargetRepository):
         query = sql.SQL("SELECT * FROM {} WHERE {} LIMIT %(limit)s").format(
             _table(spec), _window_predicate(spec)
         )
-        with (
-            self._connection(spec.name) as conn,
-            conn.connection.dbapi_connection.cursor() as cursor,
-        ):
+        with self._cursor(spec.name) as cursor:
             cursor.execute(query, {"start": start, "end": end, "limit": limit})
             return [d.name for d in cursor.description], cursor.fetchall()
 
