@@ -218,9 +218,14 @@ def test_a_restated_day_is_replaced_exactly_and_other_days_are_untouched(
     assert outcomes.pop(day.isoformat()) is PartitionOutcome.SYNCED
     assert set(outcomes.values()) == {PartitionOutcome.UNCHANGED}
     restated = next(r for r in results if r.partition == day.isoformat())
-    assert restated.counts.deleted == old_count
-    assert restated.counts.inserted == old_count - delta["removed"] + delta["added"]
-    assert restated.rows_extracted == restated.counts.inserted
+    # Keyed replace writes only what differs: unchanged rows stay where they are.
+    counts = restated.counts
+    assert (counts.deleted, counts.updated, counts.inserted) == (
+        delta["removed"],
+        delta["changed"],
+        delta["added"],
+    )
+    assert restated.rows_extracted == old_count - delta["removed"] + delta["added"]
     after = _assert_target_equals_source(source, target)
     assert {d: v for d, v in after.items() if d != day} == {
         d: v for d, v in before.items() if d != day

@@ -32,7 +32,10 @@ class PartitionLoad(ABC):
 
     @abstractmethod
     def replace(self, batches: Iterable[RowBatch]) -> LoadCounts:
-        """Delete the window's rows, then insert ``batches``."""
+        """Make the window's rows exactly ``batches``.
+
+        The counts say what changed; rows equal to stored ones may stay in place uncounted.
+        """
 
     @abstractmethod
     def upsert(self, batches: Iterable[RowBatch], *, full_window: bool) -> LoadCounts:

@@ -15,6 +15,7 @@ from psycopg2 import errors as pg_errors
 from qupersync_dagster.domain.errors import DataError, QuperSyncError, TargetUnavailableError
 
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
+_KEY_DETAIL = re.compile(r"Key \((?P<columns>.+?)\)=\(")
 
 
 def translate(error: Exception, table: str, partition: str | None = None) -> Exception:
@@ -44,6 +45,8 @@ def translate(error: Exception, table: str, partition: str | None = None) -> Exc
             detail.append(f"row {context.group('line')} of the partition's batch")
         if isinstance(error, pg_errors.UniqueViolation) and diag.message_detail:
             detail.append(diag.message_detail)
+            key = _KEY_DETAIL.match(diag.message_detail)
+            column = column or (key.group("columns") if key else None)
         return DataError(table, partition, column, _primary(error), "; ".join(detail))
     return original
 

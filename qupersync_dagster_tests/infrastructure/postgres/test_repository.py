@@ -233,6 +233,86 @@ def test_replace_deletes_the_window_and_counts_what_it_wrote(target, db):
     assert [r[0] for r in _rows(db)] == ["id-4", "id-5", "id-9"]
 
 
+def _locations(db) -> dict[str, str]:
+    db.execute("SELECT id, ctid::text FROM cost.usage")
+    return dict(db.fetchall())
+
+
+def test_keyed_replace_of_a_stored_day_rewrites_only_the_rows_that_differ(target, db):
+    _load(target, mode="replace", batches=_batch(_row(1), _row(2), _row(3), _row(4)))
+    before = _locations(db)
+
+    counts = _load(
+        target, mode="replace", batches=_batch(_row(1), _row(2, cost="2.50"), _row(3), _row(5))
+    )
+
+    assert (counts.inserted, counts.updated, counts.deleted) == (1, 1, 1)
+    assert _rows(db) == sorted([_row(1), _row(2, cost="2.50"), _row(3), _row(5)])
+    after = _locations(db)
+    assert {i: after[i] for i in ("id-1", "id-3")} == {i: before[i] for i in ("id-1", "id-3")}
+    assert after["id-2"] != before["id-2"]
+
+
+def test_keyed_replace_of_an_unchanged_day_writes_nothing(target, db):
+    rows = (_row(1), _row(2, note=None), _row(3, note=""))
+    _load(target, mode="replace", batches=_batch(*rows))
+    before = _locations(db)
+
+    counts = _load(target, mode="replace", batches=_batch(*rows))
+
+    assert (counts.inserted, counts.updated, counts.deleted) == (0, 0, 0)
+    assert _locations(db) == before
+
+
+def _every_row(k: int, real: str, double: str, free: str) -> tuple:
+    timestamp = f"{DAY} 01:00:00"
+    fields = (str(k), str(DAY), "v", None, "abc", "t", "1", "2", "1.5", free, real, double)
+    return (*fields, "t", timestamp, timestamp + "+00", '{"a": 1}')
+
+
+def test_keyed_replace_rewrites_values_equal_by_type_but_not_identical(engine, db):
+    """0 = -0 for floats and 1.0 = 1.00 for unconstrained numeric: the target must still change."""
+    target = PostgresTargetRepository(engine)
+    target.create_table(EVERY_SPEC, EVERY_TYPE)
+
+    def load(*rows):
+        with target.partition(EVERY_SPEC, WINDOW, EVERY_TYPE.names) as load:
+            counts = load.replace(_batch(*rows))
+            load.commit(_state())
+        return counts
+
+    load(_every_row(1, "0", "0", "1.0"), _every_row(2, "0", "0", "1.0"))
+    counts = load(_every_row(1, "-0", "-0", "1.0"), _every_row(2, "0", "0", "1.00"))
+
+    assert (counts.inserted, counts.updated, counts.deleted) == (0, 2, 0)
+    db.execute("SELECT k, r::text, d::text, n_free::text FROM cost.every ORDER BY k")
+    assert db.fetchall() == [(1, "-0", "-0", "1.0"), (2, "0", "0", "1.00")]
+
+
+def test_keyed_replace_refuses_a_duplicate_key_naming_it_and_changes_nothing(target, db):
+    _load(target, mode="replace", batches=_batch(_row(1), _row(2)))
+    rows, states = _rows(db), _states(db)
+
+    with pytest.raises(DataError) as raised:
+        _load(target, mode="replace", batches=_batch(_row(1), _row(2), _row(2, cost="9.00")))
+
+    error = raised.value
+    assert (error.table, error.partition, error.column) == ("usage", WINDOW.key, "id")
+    assert "duplicate key" in error.value_class and "(id)=(id-2)" in str(error)
+    assert (_rows(db), _states(db)) == (rows, states)
+
+
+def test_keyed_replace_refuses_a_null_key_naming_the_column(target, db):
+    _load(target, mode="replace", batches=_batch(_row(1)))
+    rows, states = _rows(db), _states(db)
+
+    with pytest.raises(DataError) as raised:
+        _load(target, mode="replace", batches=_batch(_row(1), (None, *_row(2)[1:])))
+
+    assert raised.value.column == "id" and "null value" in raised.value.value_class
+    assert (_rows(db), _states(db)) == (rows, states)
+
+
 def test_upsert_inserts_updates_changed_rows_only_and_deletes_absent_keys(target, db):
     _load(target, mode="upsert", batches=_batch(_row(1), _row(2), _row(3)))
 
