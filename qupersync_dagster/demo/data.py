@@ -26,7 +26,6 @@ from qupersync_dagster.infrastructure.table_list import default_path, load_table
 
 DEMO_TABLE = "cur_line_items"
 HISTORY_MONTHS = 3
-DEFAULT_ROWS_PER_DAY = 1500
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qupersync_dagster.demo.data import Databases
+from qupersync_dagster.demo.defaults import DEFAULT_FOLDER, HOME_ENV
 from qupersync_dagster.devkit.embedded import ServerAddress, process_alive
-
-HOME_ENV = "QUPERSYNC_DEMO_HOME"
-DEFAULT_FOLDER = ".qupersync"
 
 
 class HomeInUse(Exception):

