@@ -61,17 +61,18 @@ def build_definitions(table_list: TableList) -> dg.Definitions:
     summary = table_list.summary
     if summary is not None:
         assets.append(build_summary_asset(summary, table_list.table(summary.from_table)))
-    checks, schedules, sensors = [], [], []
+    checks, jobs, schedules, sensors = [], [], [], []
     for spec in table_list.tables:
         checks += build_cost_usage_checks(spec)
         # The summary is rebuilt in the run that re-syncs its line items.
         downstream = [summary.name] if summary and summary.from_table == spec.name else []
-        job = build_sync_job(spec, downstream)
-        schedules.append(build_cost_usage_schedule(spec, job))
-        sensors.append(build_restatement_sensor(spec, job))
+        jobs.append(build_sync_job(spec, downstream))
+        schedules.append(build_cost_usage_schedule(spec))
+        sensors.append(build_restatement_sensor(spec))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
+        jobs=jobs,
         schedules=schedules,
         sensors=sensors,
         resources=resources(),

@@ -8,17 +8,13 @@ single-run backfill policy), with the daily summary rebuilt downstream in that s
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from qupersync_dagster.domain.entities import TableSpec
 
-if TYPE_CHECKING:
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
-
+# Dagster's reserved run tags for one partition and for a single-run partition range (what the
+# UI and `dagster asset materialize --partition-range` set); Dagster exports no name for them.
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -34,20 +30,23 @@ def partition_tags(first: date, last: date) -> dict[str, str]:
     return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
 
 
-def build_sync_job(
-    spec: TableSpec, downstream: Sequence[str] = ()
-) -> "UnresolvedAssetJobDefinition":
-    """The table's asset, its checks, and ``downstream`` assets (the daily summary) as one job."""
+def sync_job_name(spec: TableSpec) -> str:
+    return f"{spec.name}_sync"
+
+
+def build_sync_job(spec: TableSpec, downstream: Sequence[str] = ()):
+    """The table's asset, its checks, and ``downstream`` assets (the daily summary) as one job.
+
+    Schedule and sensor name it; the code location's ``Definitions`` holds it once.
+    """
     return dg.define_asset_job(
-        name=f"{spec.name}_sync",
+        name=sync_job_name(spec),
         selection=dg.AssetSelection.assets(spec.name, *downstream),
         description=f"Sync a range of {spec.name} partitions, check them, rebuild what follows.",
     )
 
 
-def build_cost_usage_schedule(
-    spec: TableSpec, job: "UnresolvedAssetJobDefinition | None" = None
-) -> dg.ScheduleDefinition:
+def build_cost_usage_schedule(spec: TableSpec) -> dg.ScheduleDefinition:
     """Sync today's partition and the ``schedule_lookback_days`` before it, on ``spec.cron`` (UTC).
 
     Stopped by default: an operator turns it on once connections are configured.
@@ -57,7 +56,7 @@ def build_cost_usage_schedule(
         name=f"{spec.name}_schedule",
         cron_schedule=spec.cron,
         execution_timezone="UTC",
-        job=job or build_sync_job(spec),
+        job_name=sync_job_name(spec),
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description=(
             f"Sync today's {spec.name} partition and the {spec.schedule_lookback_days} day(s) "

@@ -10,11 +10,10 @@ import hashlib
 import json
 import os
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from qupersync_dagster.defs.cost_usage.schedules import build_sync_job, partition_tags
+from qupersync_dagster.defs.cost_usage.schedules import partition_tags, sync_job_name
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource
 from qupersync_dagster.domain.entities import (
     PartitionWindow,
@@ -24,11 +23,6 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.errors import ConfigError
 from qupersync_dagster.domain.services.watermark import fingerprint_for, is_unchanged
-
-if TYPE_CHECKING:
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
 
 INTERVAL_ENV = "QUPERSYNC_SENSOR_INTERVAL_S"
 DEFAULT_INTERVAL_S = 3600
@@ -91,10 +85,7 @@ def _in_flight(context: dg.SensorEvaluationContext, request_key: str) -> bool:
     return not runs or any(not run.is_finished for run in runs)
 
 
-def build_restatement_sensor(
-    spec: TableSpec,
-    job: "UnresolvedAssetJobDefinition | None" = None,
-) -> dg.SensorDefinition:
+def build_restatement_sensor(spec: TableSpec) -> dg.SensorDefinition:
     """Request one run over the first to the last changed day of ``spec``'s whole history.
 
     Stopped by default, like the schedule. The cursor is the JSON ``{partition: fingerprint
@@ -105,7 +96,7 @@ def build_restatement_sensor(
 
     @dg.sensor(
         name=f"{spec.name}_restatement_sensor",
-        job=job or build_sync_job(spec),
+        job_name=sync_job_name(spec),
         minimum_interval_seconds=_sensor_interval_s(),
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=(

@@ -3,8 +3,6 @@
 from qupersync_dagster.domain.entities.cost_usage import (
     SUMMARY_DIMENSIONS,
     SUMMARY_MEASURES,
-    CostUsageRecord,
-    CostUsageSummary,
     SummarySpec,
 )
 from qupersync_dagster.domain.entities.query import RedshiftQuery
@@ -19,7 +17,6 @@ from qupersync_dagster.domain.entities.sync import (
     SyncWatermark,
 )
 from qupersync_dagster.domain.entities.table import (
-    RedshiftTable,
     SchemaPolicy,
     SyncMode,
     TableRef,
@@ -32,13 +29,10 @@ __all__ = [
     "SUMMARY_MEASURES",
     "Column",
     "ColumnType",
-    "CostUsageRecord",
-    "CostUsageSummary",
     "LoadCounts",
     "PartitionOutcome",
     "PartitionWindow",
     "RedshiftQuery",
-    "RedshiftTable",
     "RowBatch",
     "SchemaPolicy",
     "SourceFingerprint",

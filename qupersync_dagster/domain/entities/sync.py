@@ -87,7 +87,3 @@ class SyncResult:
     seconds: float = 0.0
     waited_for_lock: bool = False
     full_window: bool = True
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows_extracted / self.seconds if self.seconds > 0 else 0.0

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from qupersync_dagster.domain.entities.schema import TableSchema
 from qupersync_dagster.domain.errors import ConfigError
 
 # Names from configuration are quoted in every statement anyway; refusing anything outside plain
@@ -48,14 +47,6 @@ class TableRef:
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.name}"
-
-
-@dataclass(frozen=True)
-class RedshiftTable:
-    """A source table as the Redshift catalogue describes it."""
-
-    ref: TableRef
-    schema: TableSchema
 
 
 @dataclass(frozen=True)
