@@ -6,22 +6,21 @@ test cannot accidentally read the source over psycopg2 and miss a driver-specifi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
+from qupersync_dagster import bootstrap
 from qupersync_dagster.devkit.embedded import ServerAddress
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
-from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
-from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
+from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
 
-@contextmanager
 def redshift_source(
     emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int
-) -> Iterator[RedshiftSourceRepository]:
+) -> AbstractContextManager[RedshiftSourceRepository]:
     settings = RedshiftSettings(
         host=emulator.host,
         port=emulator.port,
@@ -32,16 +31,11 @@ def redshift_source(
         timeout_s=30,
         fetch_size=fetch_size,
     )
-    repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size)
-    try:
-        yield repository
-    finally:
-        repository.close()
+    return bootstrap.open_source(settings)
 
 
-@contextmanager
-def postgres_engine(server: ServerAddress, database: str) -> Iterator[sa.Engine]:
-    engine = create_engine(
+def postgres_engine(server: ServerAddress, database: str) -> AbstractContextManager[sa.Engine]:
+    return bootstrap.open_engine(
         PostgresSettings(
             host=server.host,
             port=server.port,
@@ -50,7 +44,3 @@ def postgres_engine(server: ServerAddress, database: str) -> Iterator[sa.Engine]
             password=server.password,
         )
     )
-    try:
-        yield engine
-    finally:
-        engine.dispose()
