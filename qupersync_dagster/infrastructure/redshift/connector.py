@@ -6,25 +6,36 @@ timeout and, server-side, by ``statement_timeout``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import redshift_connector
+from pydantic import BaseModel, ConfigDict, Field
 
 from qupersync_dagster.infrastructure.redshift import sql
 
 
-@dataclass(frozen=True)
-class RedshiftSettings:
-    host: str
-    database: str
-    user: str
-    password: str = field(default="", repr=False)
+class RedshiftSettings(BaseModel):
+    """Every setting of a connection to the cluster, each with its one default.
+
+    The Dagster resource is built on this model; tests and the benchmark construct it directly.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = Field(description="Cluster endpoint.")
+    database: str = Field(description="Database holding the cost-usage tables.")
+    user: str = Field(description="A read-only user is enough.")
+    password: str = Field(default="", repr=False)
     port: int = 5439
-    ssl: bool = True
-    sslmode: str = "verify-ca"  # or verify-full
-    timeout_s: int | None = 300  # socket timeout: no single server round-trip may take longer
-    statement_timeout_ms: int = 0  # 0: the cluster's own limit
-    fetch_size: int = 2_000  # rows per FETCH; single-node clusters allow at most 1000
+    ssl: bool = Field(default=True, description="Encrypt the connection.")
+    sslmode: str = Field(default="verify-ca", description="verify-ca or verify-full.")
+    timeout_s: int | None = Field(
+        default=300, description="Socket timeout: no single server round-trip may take longer."
+    )
+    statement_timeout_ms: int = Field(
+        default=0, description="Server-side statement limit; 0: the cluster's own."
+    )
+    fetch_size: int = Field(
+        default=2_000, description="Rows per FETCH; single-node clusters allow at most 1000."
+    )
     application_name: str = "qupersync"
 
 
