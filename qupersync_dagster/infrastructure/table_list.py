@@ -173,15 +173,25 @@ def load_table_list(path: Path | None = None) -> TableList:
         parsed = TableListDocument.model_validate(document)
     except ValidationError as error:
         raise _config_error(error.errors(), document, path) from None
-    where = f"table list {path}, entry"
-    specs = [
-        entry.spec(f"{where} {index} ({entry.name!r})") for index, entry in enumerate(parsed.tables)
+    origin = f"table list {path}"
+    return table_list_of(entry_specs(parsed.tables, origin), parsed.summary, origin)
+
+
+def entry_specs(entries: list[TableEntry], origin: str) -> list[TableSpec]:
+    return [
+        entry.spec(f"{origin}, entry {index} ({entry.name!r})")
+        for index, entry in enumerate(entries)
     ]
+
+
+def table_list_of(specs: list[TableSpec], summary: SummaryEntry | None, origin: str) -> TableList:
+    """The tables with their summary; an error (a name twice, an unknown from_table) names
+    ``origin``."""
     names = [spec.name for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConfigError(f"table list {path}: duplicate table name(s) {duplicates}")
-    return TableList(specs, _summary(parsed.summary, names, f"table list {path}, summary"))
+        raise ConfigError(f"{origin}: duplicate table name(s) {duplicates}")
+    return TableList(specs, _summary(summary, names, f"{origin}, summary"))
 
 
 def _summary(entry: SummaryEntry | None, names: list[str], where: str) -> SummarySpec | None:

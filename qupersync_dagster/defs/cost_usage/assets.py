@@ -8,13 +8,24 @@ anything is written.
 
 import json
 import time
+from datetime import date, timedelta
 
 import dagster as dg
-import pandas as pd
 
+from qupersync_dagster.defs.cost_usage.lineage import (
+    COLUMN_LINEAGE,
+    TABLE_NAME,
+    mirror_lineage,
+    source_key,
+)
+from qupersync_dagster.defs.cost_usage.partition_metadata import (
+    day_metadata,
+    preview_markdown,
+    range_totals,
+)
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
-from qupersync_dagster.domain.entities import PartitionOutcome, SyncResult, TableSchema, TableSpec
+from qupersync_dagster.domain.entities import PartitionOutcome, TableSchema, TableSpec
 from qupersync_dagster.domain.errors import QuperSyncError
 
 SCHEMA_CHECK = "schema_matches"
@@ -49,40 +60,13 @@ def _as_failure(error: QuperSyncError) -> dg.Failure:
     return dg.Failure(description=str(error), allow_retries=error.retryable)
 
 
-def _sync_metadata(results: list[SyncResult], seconds: float) -> dict:
-    synced = [r for r in results if r.outcome is PartitionOutcome.SYNCED]
-    extracted = sum(r.rows_extracted for r in synced)
-    fingerprints = {
-        r.partition: {
-            "row_count": r.fingerprint.row_count,
-            "measure_sum": r.fingerprint.measure_sum,
-            "max_watermark": r.fingerprint.max_watermark,
-        }
-        for r in results
-        if r.fingerprint is not None
-    }
-    return {
-        "rows_extracted": extracted,
-        "rows_inserted": sum(r.counts.inserted for r in synced),
-        "rows_updated": sum(r.counts.updated for r in synced),
-        "rows_deleted": sum(r.counts.deleted for r in synced),
-        "duplicate_keys_dropped": sum(r.counts.duplicates_dropped for r in synced),
-        "partitions_synced": len(synced),
-        "partitions_unchanged": len(results) - len(synced),
-        "partitions_waited_for_lock": sum(r.waited_for_lock for r in results),
-        "duration_s": round(seconds, 3),
-        "rows_per_second": round(extracted / seconds, 1) if seconds > 0 else 0.0,
-        "watermark": results[-1].watermark if results else None,
-        "fingerprints": dg.MetadataValue.json(fingerprints),
-    }
-
-
 def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.name,
         description=spec.description or f"{spec.source} mirrored into {spec.target}.",
         group_name="cost_usage",
-        kinds={"redshift", "postgres"},
+        kinds={"postgres"},
+        deps=[source_key(spec)],
         owners=list(spec.owners) or None,
         tags=spec.tags or None,
         metadata={
@@ -91,7 +75,9 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             "mode": spec.mode.value,
             "partition_column": spec.partition_column,
             "primary_key": ", ".join(spec.primary_key) or "(none)",
+            TABLE_NAME: str(spec.target),
         },
+        freshness_policy=freshness_policy(spec),
         partitions_def=daily_partitions(spec.start_date),
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool="redshift",
@@ -139,21 +125,42 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 seconds = time.perf_counter() - started
                 target = service.target
                 target_schema = target.describe(spec)
-                counts = target.fingerprints(spec, window.start, window.end)
-                columns, rows = target.preview(spec, window.start, window.end, PREVIEW_ROWS)
+                mirrored = target.fingerprints(spec, window.start, window.end)
+                previews = {
+                    r.partition: preview_markdown(*_day_preview(target, spec, r.partition))
+                    for r in results
+                    if r.outcome is PartitionOutcome.SYNCED
+                }
         except QuperSyncError as error:
             # Whether another attempt can help is the error's to say, not the retry policy's.
             raise _as_failure(error) from None
-        metadata = _sync_metadata(results, seconds)
-        metadata["dagster/row_count"] = sum(fp.row_count for fp in counts.values())
-        metadata["dagster/column_schema"] = dagster_column_schema(target_schema)
-        metadata["preview"] = dg.MetadataValue.md(
-            pd.DataFrame(rows, columns=columns).to_markdown(index=False)
+        for result in results:
+            day = date.fromisoformat(result.partition)
+            context.add_asset_metadata(
+                day_metadata(result, mirrored.get(day), previews.get(result.partition)),
+                partition_key=result.partition,
+            )
+        context.log.info(f"{spec.name}: {json.dumps(range_totals(results, seconds))}")
+        # The same for every day of the range, so stated once for all of them.
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/column_schema": dagster_column_schema(target_schema),
+                COLUMN_LINEAGE: mirror_lineage(spec, target_schema),
+            }
         )
-        context.log.info(f"{spec.name}: {json.dumps({k: metadata[k] for k in _SUMMARY_KEYS})}")
-        yield dg.MaterializeResult(metadata=metadata)
 
     return _asset
 
 
-_SUMMARY_KEYS = ("partitions_synced", "partitions_unchanged", "rows_extracted", "duration_s")
+def _day_preview(target, spec: TableSpec, partition: str) -> tuple[list[str], list[tuple]]:
+    day = date.fromisoformat(partition)
+    return target.preview(spec, day, day + timedelta(days=1), PREVIEW_ROWS)
+
+
+def freshness_policy(spec: TableSpec) -> dg.FreshnessPolicy:
+    """Dagster's own view: the table materialised within its lag plus one daily schedule.
+
+    It watches when any day last materialised; the ``freshness`` check watches which day last
+    brought rows, which a sync that ran but found nothing new cannot satisfy.
+    """
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(days=spec.freshness_lag_days + 1))

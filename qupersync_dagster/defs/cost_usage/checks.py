@@ -194,9 +194,14 @@ def _freshness_check(spec: TableSpec) -> dg.AssetChecksDefinition:
 
 
 def build_cost_usage_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
-    """The table's checks beside the blocking ``schema_matches`` the asset itself runs."""
+    """The table's checks beside the blocking ``schema_matches`` the asset itself runs.
+
+    Dagster's own ``column_schema_change`` compares the column schema of the table's two latest
+    materialisations.
+    """
     partitions = daily_partitions(spec.start_date)
     checks = [_reconciled_check(spec, partitions), _freshness_check(spec)]
+    checks += dg.build_column_schema_change_checks(assets=[spec.name])
     if spec.primary_key:
         checks.append(_primary_key_check(spec, partitions))
     return checks

@@ -3,6 +3,7 @@
 from qupersync_dagster.domain.entities.cost_usage import (
     SUMMARY_DIMENSIONS,
     SUMMARY_MEASURES,
+    ServiceCost,
     SummarySpec,
 )
 from qupersync_dagster.domain.entities.query import RedshiftQuery
@@ -35,6 +36,7 @@ __all__ = [
     "RedshiftQuery",
     "RowBatch",
     "SchemaPolicy",
+    "ServiceCost",
     "SourceFingerprint",
     "SummarySpec",
     "SyncMode",

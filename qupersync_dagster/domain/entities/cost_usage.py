@@ -7,6 +7,7 @@ QuperSync reads by name, so that a renamed CUR column fails in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from qupersync_dagster.domain.entities.table import TableRef, check_identifier
 
@@ -39,3 +40,20 @@ class SummarySpec:
     def __post_init__(self) -> None:
         check_identifier(self.from_table, "summary: from_table")
         check_identifier(self.name, "summary: name")
+
+
+@dataclass(frozen=True)
+class ServiceCost:
+    """One day's cost of one service in one currency, read back from the daily summary.
+
+    Sums are exact decimal text, as the summary stores them; ``rows`` counts the summary rows
+    (accounts, regions, line item types) they add up.
+    """
+
+    usage_date: date
+    currency: str | None
+    product_code: str | None
+    unblended_cost: str | None
+    net_unblended_cost: str | None
+    line_count: int
+    rows: int

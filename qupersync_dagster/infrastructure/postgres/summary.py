@@ -1,7 +1,8 @@
 """The daily cost summary, aggregated inside PostgreSQL from the mirrored line items.
 
 A day is rebuilt by deleting and re-inserting it in one transaction, so re-running after a
-restatement leaves exactly one set of rows per day.
+restatement leaves exactly one set of rows per day. The same transaction reads back what each
+rebuilt day costs, per service, for the asset's per-day metadata.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from psycopg2 import sql
 from qupersync_dagster.domain.entities import (
     SUMMARY_DIMENSIONS,
     SUMMARY_MEASURES,
+    ServiceCost,
     SummarySpec,
     TableSpec,
 )
@@ -34,10 +36,22 @@ def _create(summary: SummarySpec) -> list[sql.Composable]:
     ]
 
 
+def _cost_by_service(summary: SummarySpec) -> sql.Composed:
+    """Per day, currency and service of the window: exact cost sums, lines, summary rows."""
+    return sql.SQL(
+        "SELECT usage_date, currency, product_code, CAST(SUM(unblended_cost) AS text),"
+        " CAST(SUM(net_unblended_cost) AS text), SUM(line_count), COUNT(*) FROM {}"
+        " WHERE usage_date >= %(start)s AND usage_date < %(end)s GROUP BY 1, 2, 3"
+    ).format(sql.Identifier(summary.target.schema, summary.target.name))
+
+
 def rebuild(
     engine: sa.Engine, summary: SummarySpec, line_items: TableSpec, start: date, end: date
-) -> int:
-    """Replace the summary rows of ``[start, end)``; returns the number of rows written."""
+) -> tuple[int, list[ServiceCost]]:
+    """Replace the summary rows of ``[start, end)``.
+
+    Returns the number of rows written and what the rebuilt days cost, per service.
+    """
     target = sql.Identifier(summary.target.schema, summary.target.name)
     partition = sql.Identifier(line_items.partition_column)
     names = (
@@ -77,4 +91,9 @@ def rebuild(
             ),
             window,
         )
-        return cursor.rowcount
+        written = cursor.rowcount
+        cursor.execute(_cost_by_service(summary), window)
+        return written, [
+            ServiceCost(day, currency, product, unblended, net, int(lines), rows)
+            for day, currency, product, unblended, net, lines, rows in cursor.fetchall()
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,8 +34,21 @@ def _asset(defs, name):
     return defs.resolve_assets_def(name)
 
 
+def _range_log(instance: dg.DagsterInstance, result) -> dict:
+    """The range totals the asset logs once per run."""
+    [line] = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.user_message.startswith("cur_line_items: {")
+    ]
+    return json.loads(line.split(": ", 1)[1])
+
+
 def test_one_partition_materialises_with_sync_metadata(defs, pg_server, sync_env):
-    result = dg.materialize([_asset(defs, "cur_line_items")], partition_key="2026-10-03")
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [_asset(defs, "cur_line_items")], partition_key="2026-10-03", instance=instance
+    )
     assert result.success
     source = day_digest(
         pg_server, sync_env["REDSHIFT_DATABASE"], "billing.cur_line_items", "2026-10-03"
@@ -47,15 +61,17 @@ def test_one_partition_materialises_with_sync_metadata(defs, pg_server, sync_env
     materialization = result.asset_materializations_for_node("cur_line_items")[0]
     metadata = materialization.metadata
     assert metadata["dagster/row_count"].value == source[0]
+    assert metadata["dagster/partition_row_count"].value == source[0]
     assert metadata["rows_extracted"].value == source[0]
     assert metadata["rows_inserted"].value == source[0]
-    assert metadata["partitions_synced"].value == 1
-    assert metadata["partitions_unchanged"].value == 0
-    assert metadata["rows_per_second"].value > 0
+    assert metadata["outcome"].value == "synced"
+    totals = _range_log(instance, result)
+    assert (totals["partitions_synced"], totals["partitions_unchanged"]) == (1, 0)
+    assert totals["rows_per_second"] > 0
     columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
     assert "line_item_unblended_cost" in columns and "resource_tags" in columns
     assert "identity_line_item_id" in metadata["preview"].value
-    assert metadata["fingerprints"].value["2026-10-03"]["row_count"] == source[0]
+    assert metadata["fingerprint"].value["row_count"] == source[0]
 
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("schema_matches", True)]
@@ -72,7 +88,7 @@ def test_rematerialising_an_unchanged_partition_skips_it(defs, pg_server, sync_e
     )
     again = dg.materialize([asset], partition_key="2026-10-02")
     metadata = again.asset_materializations_for_node("cur_line_items")[0].metadata
-    assert metadata["partitions_unchanged"].value == 1
+    assert metadata["outcome"].value == "unchanged"
     assert metadata["rows_extracted"].value == 0
     assert (
         scalar(

@@ -92,7 +92,12 @@ summary:
     for key in graph.asset_check_keys:
         checks.setdefault(key.asset_key.to_user_string(), {})[key.name] = graph.get_check_spec(key)
 
-    everywhere = {"schema_matches", "reconciled_with_source", "freshness"}
+    everywhere = {
+        "schema_matches",
+        "reconciled_with_source",
+        "freshness",
+        "column_schema_change",
+    }
     assert set(checks) == {"keyed_replace", "upserted", "keyless_replace"}
     assert set(checks["keyed_replace"]) == everywhere | {"primary_key_unique_not_null"}
     assert set(checks["upserted"]) == everywhere | {"primary_key_unique_not_null"}

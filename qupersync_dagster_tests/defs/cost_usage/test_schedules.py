@@ -113,4 +113,5 @@ def test_the_scheduled_run_syncs_the_range_and_rebuilds_its_summary(
         ("reconciled_with_source", True),
         ("primary_key_unique_not_null", True),
         ("freshness", True),
+        ("column_schema_change", True),
     }

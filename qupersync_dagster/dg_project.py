@@ -1,0 +1,14 @@
+"""The code location of QuperSync as a ``dg`` project: everything its defs folder declares.
+
+``dg dev``, ``dg check defs``, ``dg list defs`` and ``dg launch`` load this module (see
+``[tool.dg]`` in pyproject.toml): the ``QuperSyncTablesComponent`` instances under
+``qupersync_dagster/defs`` and the connections. ``qupersync_dagster.definitions`` stays the
+location of deployments that name their tables with ``QUPERSYNC_CONFIG``; both build the same
+definitions from the same table list.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
