@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import DagsterInstance
+from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import PoolGranularity
 from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
+from dagster._core.scheduler.instigation import TickStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 import qupersync_dagster
@@ -131,6 +133,15 @@ def test_runs_are_queued_retried_after_crashes_and_monitored(instance):
     assert instance.run_retries_max_retries == retries["max_retries"] > 0
     assert instance.run_retries_retry_on_asset_or_op_failure is False
     assert instance.run_monitoring_enabled is True
+
+
+def test_schedule_and_sensor_ticks_are_purged_after_the_configured_days(instance):
+    retention = SETTINGS["retention"]
+    schedule = instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
+    assert set(schedule.values()) == {retention["schedule"]["purge_after_days"]}
+    sensor = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+    for status, days in retention["sensor"]["purge_after_days"].items():
+        assert sensor[TickStatus(status.upper())] == days > 0
 
 
 def test_connection_settings_come_from_the_environment(dagster_env, monkeypatch):
