@@ -52,9 +52,10 @@ class QuperSyncTablesAttributes(dg.Model):
         default=None, description="A table-list YAML file, relative to this defs.yaml."
     )
     tables: list[TableEntry] = Field(
-        default=None, description="The tables to mirror, each with the keys of a table-list entry."
+        default_factory=list,
+        description="The tables to mirror, each with the keys of a table-list entry.",
     )
-    summary: SummaryEntry = Field(
+    summary: SummaryEntry = Field(  # type: ignore[assignment]  # None: no summary, not null
         default=None, description="The daily cost summary: from_table, target, optionally name."
     )
 

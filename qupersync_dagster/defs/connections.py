@@ -6,12 +6,14 @@ and a ``dg`` project's defs folder loads them from here beside its component ins
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource
 
 
-def resources() -> dict:
+def resources() -> dict[str, Any]:
     """The connections, every setting read from its variable when a run starts."""
     return {
         "redshift": RedshiftResource.from_environment(),

@@ -21,6 +21,7 @@ from qupersync_dagster_tests.tables import day_digest
 REPOSITORY = Path(__file__).resolve().parents[2]
 DG = str(Path(sys.executable).parent / "dg")
 COMPONENT = "qupersync_dagster.components.QuperSyncTablesComponent"
+SOURCE = "billing.cur_line_items"
 
 
 def _dg(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -93,6 +94,6 @@ def test_dg_launch_of_a_partition_range_records_each_days_own_row_count(
     assert sorted(by_day) == days
     assert len(instance.get_runs()) == 1
     for day in days:
-        rows = day_digest(pg_server, sync_env["REDSHIFT_DATABASE"], "billing.cur_line_items", day)[0]
+        [rows, _] = day_digest(pg_server, sync_env["REDSHIFT_DATABASE"], SOURCE, day)
         assert by_day[day]["dagster/row_count"].value == rows
         assert by_day[day]["rows_extracted"].value == rows

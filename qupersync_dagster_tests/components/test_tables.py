@@ -34,9 +34,7 @@ def _shape(defs: dg.Definitions) -> dict:
             )
             for key in graph.asset_check_keys
         },
-        "jobs": {
-            job.name: job.selection.resolve(graph) for job in defs.jobs or []
-        },
+        "jobs": {job.name: job.selection.resolve(graph) for job in defs.jobs or []},
         "schedules": {
             s.name: (s.cron_schedule, s.job_name, s.execution_timezone, s.default_status)
             for s in defs.schedules or []
@@ -100,10 +98,14 @@ def test_the_shipped_dg_project_builds_what_the_shipped_code_location_builds(mon
     expected, shape = _shape(definitions.defs), _shape(dg_project.defs)
 
     assert shape == expected
-    assert set(dg_project.defs.resources or {}) == set(definitions.defs.resources or {}) == {
-        "redshift",
-        "postgres",
-    }
+    assert (
+        set(dg_project.defs.resources or {})
+        == set(definitions.defs.resources or {})
+        == {
+            "redshift",
+            "postgres",
+        }
+    )
 
 
 def _config_error(project) -> ConfigError:

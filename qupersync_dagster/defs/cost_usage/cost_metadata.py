@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 
@@ -63,7 +64,7 @@ def _top_services(costs: list[ServiceCost]) -> dg.TableMetadataValue:
     )
 
 
-def day_cost_metadata(costs: list[ServiceCost]) -> dict:
+def day_cost_metadata(costs: list[ServiceCost]) -> dict[str, Any]:
     """One summary day's metadata from its per-service costs (none: the day has no lines)."""
     rows = sum(c.rows for c in costs)
     return {

@@ -10,6 +10,8 @@ The range's totals go to the run's log.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
@@ -19,13 +21,13 @@ ROW_COUNT = "dagster/row_count"
 PARTITION_ROW_COUNT = "dagster/partition_row_count"
 
 
-def preview_markdown(columns: list[str], rows: list[tuple]) -> str:
+def preview_markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     return pd.DataFrame(rows, columns=columns).to_markdown(index=False)
 
 
 def day_metadata(
     result: SyncResult, mirrored: SourceFingerprint | None, preview: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The day's own metadata: the target's rows of that day, what the sync did to them.
 
     ``mirrored`` is the target's fingerprint of the day after the sync (None: no rows);
@@ -33,7 +35,7 @@ def day_metadata(
     """
     rows = mirrored.row_count if mirrored else 0
     fingerprint = result.fingerprint
-    metadata = {
+    metadata: dict[str, Any] = {
         ROW_COUNT: rows,
         PARTITION_ROW_COUNT: rows,
         "outcome": result.outcome.value,
@@ -60,7 +62,7 @@ def day_metadata(
     return metadata
 
 
-def range_totals(results: list[SyncResult], seconds: float) -> dict:
+def range_totals(results: list[SyncResult], seconds: float) -> dict[str, Any]:
     """What the whole run did, for its log: totals over the synced days, days per outcome."""
     synced = [r for r in results if r.outcome is PartitionOutcome.SYNCED]
     extracted = sum(r.rows_extracted for r in synced)

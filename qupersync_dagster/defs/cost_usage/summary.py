@@ -37,7 +37,9 @@ def build_summary_asset(summary: SummarySpec, line_items: TableSpec) -> dg.Asset
             COLUMN_LINEAGE: lineage,
         },
     )
-    def _summary(context: dg.AssetExecutionContext, postgres: PostgresResource):
+    def _summary(
+        context: dg.AssetExecutionContext, postgres: PostgresResource
+    ) -> dg.MaterializeResult[None]:
         window = window_of(context)
         with postgres.get_engine() as engine:
             rows, costs = summary_sql.rebuild(engine, summary, line_items, window.start, window.end)

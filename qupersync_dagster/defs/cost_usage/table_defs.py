@@ -19,7 +19,7 @@ from qupersync_dagster.infrastructure.table_list import TableList
 
 
 def build_table_definitions(table_list: TableList) -> dg.Definitions:
-    assets: list = source_specs(table_list.tables)
+    assets: list[dg.AssetSpec | dg.AssetsDefinition] = list(source_specs(table_list.tables))
     assets += [build_cost_usage_asset(spec) for spec in table_list.tables]
     summary = table_list.summary
     if summary is not None:
