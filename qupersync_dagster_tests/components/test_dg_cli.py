@@ -97,3 +97,19 @@ def test_dg_launch_of_a_partition_range_records_each_days_own_row_count(
         [rows, _] = day_digest(pg_server, sync_env["REDSHIFT_DATABASE"], SOURCE, day)
         assert by_day[day]["dagster/row_count"].value == rows
         assert by_day[day]["rows_extracted"].value == rows
+
+
+def test_dg_scaffold_defs_adds_an_instance_that_loads_the_configured_table_list(
+    project, tmp_path, monkeypatch
+):
+    root = project.parents[2]
+
+    scaffolded = _dg("scaffold", "defs", COMPONENT, "my_tables", cwd=root)
+
+    assert scaffolded.returncode == 0, scaffolded.stdout[-3000:] + scaffolded.stderr[-3000:]
+    defs_yaml = project.parent / "my_tables" / "defs.yaml"
+    assert defs_yaml.read_text().startswith(f"type: {COMPONENT}")
+    (tmp_path / "tables.yaml").write_text(TABLES)
+    monkeypatch.setenv("QUPERSYNC_CONFIG", str(tmp_path / "tables.yaml"))
+    defs = dg.load_from_defs_folder(path_within_project=project)
+    assert {s.name for s in defs.schedules or []} == {"cur_line_items_schedule", "ledger_schedule"}
