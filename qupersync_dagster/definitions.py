@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+# Only the plain function: a module-level `@dg.definitions` object here would be a second
+# candidate for the code location's definitions.
 from qupersync_dagster.defs.connections import resources
 from qupersync_dagster.defs.cost_usage.table_defs import build_table_definitions
 from qupersync_dagster.infrastructure.table_list import TableList, load_table_list
+
+__all__ = ["build_definitions", "defs", "resources"]
 
 
 def build_definitions(table_list: TableList) -> dg.Definitions:

@@ -41,3 +41,17 @@ def test_the_product_loads_and_the_demo_says_what_to_install_without_the_dev_kit
     assert result.returncode == 1, result.stderr
     assert "pip install 'qupersync-dagster[demo]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_dagster_family_is_pinned_together():
+    """Dagster's core packages share one version; its libraries are 0.(minor + 16).patch."""
+    pins = {
+        r.name: str(r.specifier).removeprefix("==")
+        for r in _requirements()
+        if r.name.startswith("dagster") and r.marker is None
+    }
+    core = {pins.pop(name) for name in ("dagster", "dagster-webserver", "dagster-dg-cli")}
+    [version] = core
+    major, minor, patch = (int(part) for part in version.split("."))
+    assert major == 1
+    assert pins == {"dagster-postgres": f"0.{minor + 16}.{patch}"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import pandas as pd
+from tabulate import tabulate
 
 from qupersync_dagster.domain.entities import PartitionOutcome, SourceFingerprint, SyncResult
 
@@ -22,7 +22,8 @@ PARTITION_ROW_COUNT = "dagster/partition_row_count"
 
 
 def preview_markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
-    return pd.DataFrame(rows, columns=columns).to_markdown(index=False)
+    """A markdown table of the rows, values as the target holds them (not re-read as numbers)."""
+    return tabulate(rows, headers=columns, tablefmt="pipe", disable_numparse=True)
 
 
 def day_metadata(
