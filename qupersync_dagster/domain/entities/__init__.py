@@ -7,6 +7,7 @@ from qupersync_dagster.domain.entities.cost_usage import (
     CostUsageSummary,
     SummarySpec,
 )
+from qupersync_dagster.domain.entities.key_violations import KeyViolations
 from qupersync_dagster.domain.entities.query import RedshiftQuery
 from qupersync_dagster.domain.entities.schema import Column, ColumnType, TableSchema, TypeKind
 from qupersync_dagster.domain.entities.sync import (
@@ -34,6 +35,7 @@ __all__ = [
     "ColumnType",
     "CostUsageRecord",
     "CostUsageSummary",
+    "KeyViolations",
     "LoadCounts",
     "PartitionOutcome",
     "PartitionWindow",

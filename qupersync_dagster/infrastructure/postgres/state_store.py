@@ -2,6 +2,9 @@
 
 It lives in the target database (schema ``qupersync`` by default) precisely so that it can share
 the data's transaction: after a crash, data and state are both old or both new.
+
+The one part of the target written with SQLAlchemy Core rather than ``psycopg2.sql``: the table
+is declared once as an ``sa.Table``, and its DDL, typed reads and upsert all derive from that.
 """
 
 from __future__ import annotations
