@@ -65,7 +65,9 @@ class PostgresPartitionLoad(PartitionLoad):
     def upsert(self, batches: Iterable[RowBatch], *, full_window: bool) -> LoadCounts:
         return self._write(SyncMode.UPSERT, batches, full_window=full_window)
 
-    def _write(self, mode: SyncMode, batches: Iterable[RowBatch], *, full_window: bool):
+    def _write(
+        self, mode: SyncMode, batches: Iterable[RowBatch], *, full_window: bool
+    ) -> LoadCounts:
         strategy = write_strategy.choose(
             mode,
             keyed=bool(self.spec.primary_key),

@@ -47,16 +47,18 @@ def describe(target: GuardedEngine, spec: TableSpec) -> TableSchema | None:
             return None
         cursor.execute(_PRIMARY_KEY, params)
         primary_key = tuple(name for (name,) in cursor.fetchall())
-    columns = []
-    for name, data_type, length, precision, scale, nullable in rows:
-        column_type = from_catalog(data_type, length, precision, scale)
-        if column_type is None:
-            raise ConfigError(
-                f"table {spec.name!r}: target column {name!r} has type "
-                f"{data_type!r}, which QuperSync does not map"
-            )
-        columns.append(Column(name, column_type, nullable))
-    return TableSchema(tuple(columns), primary_key)
+    return TableSchema(tuple(_column(spec, *row) for row in rows), primary_key)
+
+
+def _column(spec: TableSpec, name, data_type, length, precision, scale, nullable) -> Column:
+    """One catalogue row of ``_DESCRIBE`` as a column; a type QuperSync does not map is refused."""
+    column_type = from_catalog(data_type, length, precision, scale)
+    if column_type is None:
+        raise ConfigError(
+            f"table {spec.name!r}: target column {name!r} has type "
+            f"{data_type!r}, which QuperSync does not map"
+        )
+    return Column(name, column_type, nullable)
 
 
 def create_table(target: GuardedEngine, spec: TableSpec, schema: TableSchema) -> None:

@@ -40,6 +40,7 @@ class StateStore:
         )
 
     def ensure(self, conn: sa.Connection) -> None:
+        # Text: Core has no statement form for a bare function call without adding a label.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK_KEY})
         conn.execute(sa.schema.CreateSchema(self.table.schema, if_not_exists=True))
         self.table.create(conn, checkfirst=True)
