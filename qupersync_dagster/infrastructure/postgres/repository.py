@@ -31,9 +31,7 @@ class PostgresTargetRepository(TargetRepository):
     """``timeout_s`` bounds every operation, a day's whole transaction included (0: no limit)."""
 
     def __init__(self, engine: sa.Engine, state_schema: str = "qupersync", timeout_s: float = 3600):
-        self.engine = engine
         self.state = StateStore(state_schema)
-        self.timeout_s = timeout_s
         self.target = GuardedEngine(engine, timeout_s)
         with self.target.connection(f"{state_schema}.sync_state", begin=True) as conn:
             self.state.ensure(conn)
@@ -57,7 +55,7 @@ class PostgresTargetRepository(TargetRepository):
     ) -> Iterator[PartitionLoad]:
         with (
             self.target.guard(spec.name, window.key),
-            self.engine.connect() as conn,
+            self.target.engine.connect() as conn,
             conn.begin() as transaction,
         ):
             try:
