@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from qupersync_dagster.domain.repositories import TargetReadModel
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
+from qupersync_dagster.infrastructure.postgres.read_model import PostgresReadModel
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
@@ -111,6 +113,12 @@ class PostgresResource(ConfigurableResource):
     def get_repository(self) -> Iterator[PostgresTargetRepository]:
         with self.get_engine() as engine:
             yield PostgresTargetRepository(engine, self.state_schema, self.timeout_s)
+
+    @contextmanager
+    def get_read_model(self) -> Iterator[TargetReadModel]:
+        """What the checks and asset metadata read from the mirror; never writes."""
+        with self.get_engine() as engine:
+            yield PostgresReadModel(engine, self.timeout_s)
 
 
 @contextmanager
