@@ -10,7 +10,6 @@ from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, windo
 from qupersync_dagster.defs.resources import PostgresResource
 from qupersync_dagster.domain.entities import SummarySpec, TableSpec
 from qupersync_dagster.infrastructure.postgres import summary as summary_sql
-from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 
 
 def build_summary_asset(summary: SummarySpec, line_items: TableSpec) -> dg.AssetsDefinition:
@@ -31,8 +30,7 @@ def build_summary_asset(summary: SummarySpec, line_items: TableSpec) -> dg.Asset
     )
     def _summary(context: dg.AssetExecutionContext, postgres: PostgresResource):
         window = window_of(context)
-        with postgres.get_engine() as engine:
-            database = GuardedEngine(engine, postgres.timeout_s)
+        with postgres.get_guarded() as database:
             rows = summary_sql.rebuild(database, summary, line_items, window.start, window.end)
         context.log.info(f"{summary.name}: {rows} summary rows for {window.key}..")
         return dg.MaterializeResult(metadata={"dagster/row_count": rows})
