@@ -16,6 +16,7 @@ from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, windo
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource
 from qupersync_dagster.domain.entities import SourceFingerprint, TableSpec
 from qupersync_dagster.domain.errors import QuperSyncError
+from qupersync_dagster.infrastructure.float_sql import has_float_measure
 
 RECONCILED_CHECK = "reconciled_with_source"
 PRIMARY_KEY_CHECK = "primary_key_unique_not_null"
@@ -88,8 +89,9 @@ def _reconciled_check(
                 schema = source.describe(spec.source)
                 found = source.fingerprints(spec, schema, window.start, window.end)
             with postgres.get_repository() as target:
+                float_measure = has_float_measure(spec, schema)
                 mirrored = (
-                    target.fingerprints(spec, window.start, window.end)
+                    target.fingerprints(spec, window.start, window.end, float_measure=float_measure)
                     if target.describe(spec) is not None
                     else {}
                 )

@@ -24,6 +24,7 @@ from qupersync_dagster.domain.entities import (
 from qupersync_dagster.domain.errors import ConfigError, DataError, TargetUnavailableError
 from qupersync_dagster.domain.repositories import PartitionLoad, TargetRepository
 from qupersync_dagster.infrastructure.catalog_types import from_catalog
+from qupersync_dagster.infrastructure.float_sql import float_measure_sum
 from qupersync_dagster.infrastructure.postgres import types
 from qupersync_dagster.infrastructure.postgres.copy_stream import BatchReader
 from qupersync_dagster.infrastructure.postgres.errors import translate
@@ -208,11 +209,16 @@ class PostgresTargetRepository(TargetRepository):
             return self.state.load(conn, table)
 
     def fingerprints(
-        self, spec: TableSpec, start: date, end: date
+        self, spec: TableSpec, start: date, end: date, *, float_measure: bool = False
     ) -> dict[date, SourceFingerprint]:
-        """The target's own count and measure sum per day, for reconciliation with the source."""
+        """The target's own count and measure sum per day, for reconciliation with the source.
+
+        ``float_measure``: the measure is a float column, summed by the source's float rule.
+        """
         measure = (
-            sql.SQL("CAST(SUM({}) AS text)").format(sql.Identifier(spec.measure_column))
+            sql.SQL(
+                float_measure_sum("{column}") if float_measure else "CAST(SUM({column}) AS text)"
+            ).format(column=sql.Identifier(spec.measure_column))
             if spec.measure_column
             else sql.SQL("NULL")
         )
