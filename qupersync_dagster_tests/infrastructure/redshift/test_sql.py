@@ -59,7 +59,13 @@ def _cur_type(ddl: str) -> ColumnType:
         return ColumnType(T.VARCHAR, length=numbers[0])
     if name == "numeric":
         return ColumnType(T.NUMERIC, precision=numbers[0], scale=numbers[1])
-    return ColumnType({"timestamp": T.TIMESTAMP, "json": T.JSON, "jsonb": T.JSON}[name])
+    kinds = {
+        "timestamp": T.TIMESTAMP,
+        "json": T.JSON,
+        "jsonb": T.JSON,
+        "double precision": T.DOUBLE,
+    }
+    return ColumnType(kinds[name])
 
 
 CUR_SCHEMA = TableSchema(
