@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+from fractions import Fraction
 
 from qupersync_dagster.devkit.cur_data import CUR_COLUMNS
 
@@ -23,6 +25,19 @@ def day_digest(server, database: str, table: str, day: str) -> tuple[int, str | 
     with contextlib.closing(server.connect(database)) as conn, conn.cursor() as cursor:
         cursor.execute(query, (day, day))
         return cursor.fetchone()
+
+
+def float_measure_units(values) -> int:
+    """The float fingerprint rule, in exact arithmetic: sum of sign(x) * floor(|x| * 2^40).
+
+    Finite magnitudes saturate at 2^62; infinities, NaN and None count nothing.
+    """
+    total = 0
+    for value in values:
+        if value is not None and math.isfinite(value):
+            magnitude = min(Fraction(abs(value)), Fraction(2**62))
+            total += int(math.copysign(math.floor(magnitude * 2**40), value))
+    return total
 
 
 def scalar(server, database: str, query: str, params: tuple = ()):

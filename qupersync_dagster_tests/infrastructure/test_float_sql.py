@@ -11,12 +11,12 @@ import contextlib
 import math
 import random
 import struct
-from fractions import Fraction
 
 import pytest
 import sqlglot
 
 from qupersync_dagster.infrastructure.float_sql import exact_float_text, float_measure_sum
+from qupersync_dagster_tests.tables import float_measure_units
 
 pytestmark = pytest.mark.integration
 
@@ -103,14 +103,6 @@ def test_signed_zero_and_specials_render_as_postgresql_reads_them(floats):
     assert rendered == sorted(["-0", "0", "Infinity", "-Infinity", "NaN"])
 
 
-def _units(value: float) -> int:
-    """The documented rule for one value, in exact arithmetic."""
-    if not math.isfinite(value):
-        return 0
-    magnitude = min(Fraction(abs(value)), Fraction(2**62))
-    return int(math.copysign(math.floor(magnitude * 2**40), value))
-
-
 def _fingerprint(cur) -> str | None:
     cur.execute(f"SELECT {float_measure_sum('x')} FROM f")
     return cur.fetchone()[0]
@@ -128,7 +120,7 @@ def _fingerprint(cur) -> str | None:
 )
 def test_the_measure_sum_is_the_documented_rule_exactly(floats, values):
     _insert(floats, values)
-    assert _fingerprint(floats) == str(sum(_units(v) for v in values))
+    assert _fingerprint(floats) == str(float_measure_units(values))
 
 
 def test_the_measure_sum_does_not_depend_on_the_order_of_the_rows(floats):
@@ -137,7 +129,7 @@ def test_the_measure_sum_does_not_depend_on_the_order_of_the_rows(floats):
     expected = _fingerprint(floats)
     floats.execute("TRUNCATE f")
     _insert(floats, list(reversed(values)))
-    assert _fingerprint(floats) == expected == str(sum(_units(v) for v in values))
+    assert _fingerprint(floats) == expected == str(float_measure_units(values))
 
 
 def test_the_measure_sum_of_nulls_only_is_null_like_sum(floats):
