@@ -51,7 +51,10 @@ def rebuild(
     select = (
         [sql.SQL("CAST({} AS date)").format(partition)]
         + [sql.Identifier(column) for _, column in SUMMARY_DIMENSIONS]
-        + [sql.SQL("SUM(CAST({} AS numeric))").format(sql.Identifier(column)) for _, column in SUMMARY_MEASURES]
+        + [
+            sql.SQL("SUM(CAST({} AS numeric))").format(sql.Identifier(column))
+            for _, column in SUMMARY_MEASURES
+        ]
         + [sql.SQL("COUNT(*)")]
     )
     group_by = sql.SQL(", ").join(sql.SQL(str(i)) for i in range(1, len(SUMMARY_DIMENSIONS) + 2))
