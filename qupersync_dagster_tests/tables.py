@@ -40,6 +40,23 @@ def float_measure_units(values) -> int:
     return total
 
 
+@contextlib.contextmanager
+def redshift_float_digits(server, database: str):
+    """An autocommitting cursor on ``database``, given Redshift's default first.
+
+    ``extra_float_digits = 0`` for every new session, as Redshift has it: a float cast to text
+    there keeps 15 significant digits.
+    """
+    with contextlib.closing(server.connect(database)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{database}" SET extra_float_digits = 0')
+    with contextlib.closing(server.connect(database)) as conn:  # a session that has it
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            yield cursor
+
+
 def scalar(server, database: str, query: str, params: tuple = ()):
     with contextlib.closing(server.connect(database)) as conn, conn.cursor() as cursor:
         cursor.execute(query, params)

@@ -7,7 +7,6 @@ patterns included) and every real; ``float_measure_sum`` must equal the rule it 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import struct
@@ -16,7 +15,7 @@ import pytest
 import sqlglot
 
 from qupersync_dagster.infrastructure.float_sql import exact_float_text, float_measure_sum
-from qupersync_dagster_tests.tables import float_measure_units
+from qupersync_dagster_tests.tables import float_measure_units, redshift_float_digits
 
 pytestmark = pytest.mark.integration
 
@@ -55,15 +54,9 @@ def _random_reals(count: int) -> list[float]:
 @pytest.fixture
 def floats(pg_server, source_db):
     """A cursor on a table ``f(x double precision, r real)``, in a database rendering 15 digits."""
-    with contextlib.closing(pg_server.connect(source_db)) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'ALTER DATABASE "{source_db}" SET extra_float_digits = 0')
-        with contextlib.closing(pg_server.connect(source_db)) as session:
-            session.autocommit = True
-            with session.cursor() as cur:
-                cur.execute("CREATE TABLE f (x double precision, r real)")
-                yield cur
+    with redshift_float_digits(pg_server, source_db) as cur:
+        cur.execute("CREATE TABLE f (x double precision, r real)")
+        yield cur
 
 
 def _insert(cur, values: list[float], column: str = "x") -> None:

@@ -18,7 +18,7 @@ from qupersync_dagster.domain.entities import PartitionOutcome, TableRef, TableS
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster_tests.repositories import postgres_engine, redshift_source
-from qupersync_dagster_tests.tables import float_measure_units
+from qupersync_dagster_tests.tables import float_measure_units, redshift_float_digits
 
 pytestmark = pytest.mark.integration
 
@@ -71,12 +71,9 @@ def _create(cur, table: str, costs: list[tuple]) -> None:
 @pytest.fixture
 def source_cursor(pg_server, source_db):
     """A cursor on the source database, whose default is Redshift's ``extra_float_digits``."""
-    with contextlib.closing(pg_server.connect(source_db)) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'ALTER DATABASE "{source_db}" SET extra_float_digits = 0')
-            cur.execute("CREATE SCHEMA billing")
-            yield cur
+    with redshift_float_digits(pg_server, source_db) as cur:
+        cur.execute("CREATE SCHEMA billing")
+        yield cur
 
 
 @pytest.fixture
