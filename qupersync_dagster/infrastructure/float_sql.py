@@ -3,11 +3,12 @@
 Two promises break on floats if the obvious SQL is used:
 
 - **Values arrive bit for bit.** ``CAST(x AS VARCHAR)`` renders a ``double precision`` with 15
-  significant digits on Redshift unless the session raised ``extra_float_digits``, and Redshift's
-  ``TO_CHAR`` has no exponent format; a float cast to ``DECIMAL`` keeps 15 digits too. So a finite,
-  non-zero value is rendered from its exact binary form instead: ``x = M * 2^-s`` with ``M`` a
-  whole number below 2^55, written as a C99 hexadecimal float (``0x1999999999999ap-56``), which
-  PostgreSQL's ``float8in`` and ``float4in`` read exactly (they use ``strtod``/``strtof``). Zero,
+  significant digits on Redshift unless the session raised ``extra_float_digits``, Redshift's
+  ``TO_CHAR`` has no exponent format, and PostgreSQL casts a float to ``DECIMAL`` with 15 digits.
+  So a finite, non-zero value is rendered from its exact binary form instead: ``x = M * 2^-s``
+  with ``M`` a whole number below 2^55 (``TO_HEX`` of a BIGINT), written as a C99 hexadecimal
+  float (``0x1999999999999ap-56``), which PostgreSQL's ``float8in`` and ``float4in`` read exactly
+  (they use ``strtod``/``strtof``). Zero,
   ``-0``, infinities and NaN are rendered by ``CAST``, whose text for them no setting changes.
   A ``real`` is widened to ``double precision`` first, which is exact.
 - **A day's fingerprint is stable.** ``SUM(double precision)`` on a cluster adds partial sums in
