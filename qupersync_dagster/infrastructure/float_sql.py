@@ -6,10 +6,10 @@ Two promises break on floats if the obvious SQL is used:
   significant digits on Redshift unless the session raised ``extra_float_digits``, Redshift's
   ``TO_CHAR`` has no exponent format, and PostgreSQL casts a float to ``DECIMAL`` with 15 digits.
   So a finite, non-zero value is rendered from its exact binary form instead: ``x = M * 2^-s``
-  with ``M`` a whole number below 2^55 (``TO_HEX`` of a BIGINT), written as a C99 hexadecimal
+  with ``M`` a whole number below 2^58 (``TO_HEX`` of a BIGINT), written as a C99 hexadecimal
   float (``0x1999999999999ap-56``), which PostgreSQL's ``float8in`` and ``float4in`` read exactly
-  (they use ``strtod``/``strtof``). Zero,
-  ``-0``, infinities and NaN are rendered by ``CAST``, whose text for them no setting changes.
+  (they use ``strtod``/``strtof``). Zeros are written ``0`` or ``-0`` by their sign; infinities
+  and NaN by ``CAST``, whose text for them no setting changes.
   A ``real`` is widened to ``double precision`` first, which is exact.
 - **A day's fingerprint is stable.** ``SUM(double precision)`` on a cluster adds partial sums in
   arrival order, so an unchanged day can sum differently run to run. The float fingerprint is the
@@ -44,27 +44,25 @@ def _power_of_two(exponent: int, type_name: str = _DOUBLE) -> str:
     return f"CAST('{2**exponent}' AS {type_name})"
 
 
-def exact_float_text(column: str) -> str:
+def exact_float_text(column: str, kind: TypeKind = TypeKind.DOUBLE) -> str:
     """``column`` (double precision or real) as text that parses back to the very same bits.
 
-    ``e`` estimates the binary exponent of ``|x|`` (off by at most one), so ``|x| * 2^(53 - e)``
-    is a whole number below 2^55: exact in a double and in a BIGINT. The scaling is split into
-    two powers of two so that neither factor overflows and the product never goes subnormal.
+    ``q`` estimates ``log4 |x|`` (off by at most one), so ``|x| * 2^(54 - 2q)`` is a whole number
+    below 2^58: exact in a double and in a BIGINT. The scaling is two equal powers of two, so
+    that neither overflows and the product never goes subnormal.
     """
-    value = f"CAST({column} AS {_DOUBLE})"
-    shift = f"(53 - CAST(FLOOR(LN(ABS({value})) / LN(2)) AS INTEGER))"
-    half = f"({shift} / 2)"
-    mantissa = (
-        f"CAST(ABS({value}) * POWER(CAST(2 AS {_DOUBLE}), {half})"
-        f" * POWER(CAST(2 AS {_DOUBLE}), {shift} - {half}) AS BIGINT)"
-    )
+    value = column if kind is TypeKind.DOUBLE else f"CAST({column} AS {_DOUBLE})"
+    q = f"FLOOR(LN(ABS({value})) / LN(4))"
+    mantissa = f"CAST(ABS({value}) * POWER(2, 27 - {q}) * POWER(2, 27 - {q}) AS BIGINT)"
     hexadecimal = (
-        f"CASE WHEN {value} < 0 THEN '-' ELSE '' END || '0x' || TO_HEX({mantissa})"
-        f" || 'p' || CAST(-{shift} AS VARCHAR)"
+        f"CASE WHEN {value} < 0 THEN '-0x' ELSE '0x' END || TO_HEX({mantissa})"
+        f" || 'p' || CAST(CAST(2 * {q} - 54 AS INTEGER) AS VARCHAR)"
     )
+    # ATAN2(-0, -1) is -pi and ATAN2(0, -1) is pi: the sign of a zero, whatever CAST writes.
+    zero = f"CASE WHEN ATAN2({value}, -1) < 0 THEN '-0' ELSE '0' END"
     return (
         f"CASE WHEN {value} <> 0 AND ABS({value}) <= {_MAX_FINITE} THEN {hexadecimal}"
-        f" ELSE CAST({value} AS VARCHAR) END"
+        f" WHEN {value} = 0 THEN {zero} ELSE CAST({value} AS VARCHAR) END"
     )
 
 

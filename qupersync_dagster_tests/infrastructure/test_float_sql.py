@@ -14,6 +14,7 @@ import struct
 import pytest
 import sqlglot
 
+from qupersync_dagster.domain.entities import TypeKind
 from qupersync_dagster.infrastructure.float_sql import exact_float_text, float_measure_sum
 from qupersync_dagster_tests.tables import float_measure_units, redshift_float_digits
 
@@ -80,8 +81,9 @@ def test_doubles_render_to_text_that_reads_back_bit_for_bit(floats):
 def test_reals_render_via_double_and_read_back_as_the_same_real(floats):
     reals = [-0.0, *NON_FINITE, *_random_reals(2_000)]
     _insert(floats, reals, "r")
+    rendered = exact_float_text("r", TypeKind.REAL)
     floats.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE float4send(({exact_float_text('r')})::real)"
+        f"SELECT count(*), count(*) FILTER (WHERE float4send(({rendered})::real)"
         "                                  IS DISTINCT FROM float4send(r))"
         " FROM f WHERE r IS NOT NULL"
     )

@@ -193,7 +193,7 @@ def _rendered(name: str, column_type: ColumnType) -> str:
     elif kind is TypeKind.BOOLEAN:
         text = f"CASE WHEN {column} THEN 't' WHEN NOT {column} THEN 'f' END"
     elif kind in FLOAT_KINDS:
-        text = exact_float_text(column)  # not CAST: it follows extra_float_digits
+        text = exact_float_text(column, kind)  # not CAST: it follows extra_float_digits
     else:
         text = f"CAST({column} AS VARCHAR)"
     return f"COALESCE({text}, {_NULL})"
