@@ -23,10 +23,10 @@ generator without them would let escaping bugs through.
 Why two money types: AWS Data Exports deliver CUR 2.0 as Parquet, and loaded into Redshift its
 cost, usage and rate columns are DOUBLE PRECISION and its map columns (``product``,
 ``resource_tags``) SUPER. That is the default here (``Money.DOUBLE``; ``json`` stands in for
-SUPER). Costs are then float products (usage times rate), most of which need 17 significant
-digits, and now and then a value that breaks careless float handling replaces one: ``-0``, a
-subnormal, the smallest normal double. The legacy CUR's ``numeric(30,10)`` columns stay available
-as ``Money.NUMERIC``, with exact decimal costs.
+SUPER). Costs are then float products (usage times rate), many of which need 16 or 17
+significant digits, and now and then a value that breaks careless float handling replaces one:
+``-0``, a subnormal, the smallest normal double. The legacy CUR's ``numeric(30,10)`` columns stay
+available as ``Money.NUMERIC``, with exact decimal costs.
 """
 
 from __future__ import annotations
@@ -651,7 +651,7 @@ def _money(conn: connection, schema: str, table: str) -> Money:
     with conn, conn.cursor() as cur:
         cur.execute(_MONEY_TYPE, (_qualified(schema, table).as_string(conn),))
         (found,) = cur.fetchone()
-    return Money(found.replace(", ", ","))
+    return Money(found)
 
 
 def install_redshift_shims(conn: connection) -> None:
