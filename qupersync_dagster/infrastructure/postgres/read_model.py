@@ -37,9 +37,11 @@ def fingerprint_query(spec: TableSpec, columns: TableSchema | None) -> sql.Compo
         measure = sql.SQL("NULL")
     else:
         rule = (
-            float_measure_sum("{}") if has_float_measure(spec, columns) else "CAST(SUM({}) AS text)"
+            float_measure_sum("{column}")
+            if has_float_measure(spec, columns)
+            else "CAST(SUM({column}) AS text)"
         )
-        measure = sql.SQL(rule).format(sql.Identifier(spec.measure_column))
+        measure = sql.SQL(rule).format(column=sql.Identifier(spec.measure_column))
     return sql.SQL(
         "SELECT CAST({column} AS date), COUNT(*), {measure} FROM {table} WHERE {window} GROUP BY 1"
     ).format(
