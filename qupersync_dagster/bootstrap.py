@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
+from qupersync_dagster.infrastructure.postgres.read_model import PostgresReadModel
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
@@ -37,6 +39,20 @@ def open_engine(settings: PostgresSettings) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def open_guarded(settings: PostgresSettings) -> Iterator[GuardedEngine]:
+    """Target connections under the client deadline and error translation (``timeout_s``)."""
+    with open_engine(settings) as engine:
+        yield GuardedEngine(engine, settings.timeout_s)
+
+
+@contextmanager
+def open_read_model(settings: PostgresSettings) -> Iterator[PostgresReadModel]:
+    """What checks and asset metadata read from the mirror; it never writes."""
+    with open_engine(settings) as engine:
+        yield PostgresReadModel(engine, settings.timeout_s)
 
 
 @contextmanager

@@ -23,8 +23,10 @@ import sqlalchemy as sa
 
 from qupersync_dagster import bootstrap
 from qupersync_dagster.domain.errors import ConfigError
+from qupersync_dagster.domain.repositories import TargetReadModel
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
@@ -110,6 +112,16 @@ class PostgresResource(_EnvironmentResource, PostgresSettings):
     def get_repository(self) -> Iterator[PostgresTargetRepository]:
         with bootstrap.open_target(self.settings()) as repository:
             yield repository
+
+    @contextmanager
+    def get_guarded(self) -> Iterator[GuardedEngine]:
+        with bootstrap.open_guarded(self.settings()) as database:
+            yield database
+
+    @contextmanager
+    def get_read_model(self) -> Iterator[TargetReadModel]:
+        with bootstrap.open_read_model(self.settings()) as read_model:
+            yield read_model
 
 
 @contextmanager

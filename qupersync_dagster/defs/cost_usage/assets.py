@@ -9,6 +9,7 @@ anything is written.
 import json
 import time
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -27,6 +28,7 @@ from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, windo
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
 from qupersync_dagster.domain.entities import PartitionOutcome, TableSchema, TableSpec
 from qupersync_dagster.domain.errors import QuperSyncError
+from qupersync_dagster.domain.repositories import TargetReadModel
 
 SCHEMA_CHECK = "schema_matches"
 PREVIEW_ROWS = 10
@@ -100,7 +102,10 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         window = window_of(context)
         started = time.perf_counter()
         try:
-            with open_sync_service(redshift, postgres) as service:
+            with (
+                open_sync_service(redshift, postgres) as service,
+                postgres.get_read_model() as mirror,
+            ):
                 source_schema, plan = service.check_schema(spec)
                 yield dg.AssetCheckResult(
                     check_name=SCHEMA_CHECK,
@@ -123,11 +128,10 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     ),
                 )
                 seconds = time.perf_counter() - started
-                target = service.target
-                target_schema = target.describe(spec)
-                mirrored = target.fingerprints(spec, window.start, window.end)
+                target_schema = mirror.describe(spec)
+                mirrored = mirror.fingerprints(spec, window.start, window.end)
                 previews = {
-                    r.partition: preview_markdown(*_day_preview(target, spec, r.partition))
+                    r.partition: preview_markdown(*_day_preview(mirror, spec, r.partition))
                     for r in results
                     if r.outcome is PartitionOutcome.SYNCED
                 }
@@ -152,9 +156,11 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     return _asset
 
 
-def _day_preview(target, spec: TableSpec, partition: str) -> tuple[list[str], list[tuple]]:
+def _day_preview(
+    mirror: TargetReadModel, spec: TableSpec, partition: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     day = date.fromisoformat(partition)
-    return target.preview(spec, day, day + timedelta(days=1), PREVIEW_ROWS)
+    return mirror.preview(spec, day, day + timedelta(days=1), PREVIEW_ROWS)
 
 
 def freshness_policy(spec: TableSpec) -> dg.FreshnessPolicy:

@@ -41,8 +41,10 @@ def build_summary_asset(summary: SummarySpec, line_items: TableSpec) -> dg.Asset
         context: dg.AssetExecutionContext, postgres: PostgresResource
     ) -> dg.MaterializeResult[None]:
         window = window_of(context)
-        with postgres.get_engine() as engine:
-            rows, costs = summary_sql.rebuild(engine, summary, line_items, window.start, window.end)
+        with postgres.get_guarded() as database:
+            rows, costs = summary_sql.rebuild(
+                database, summary, line_items, window.start, window.end
+            )
         for day, day_costs in costs_by_day(costs, window.days()).items():
             context.add_asset_metadata(day_cost_metadata(day_costs), partition_key=day)
         context.log.info(f"{summary.name}: {rows} summary rows for {window.key}..")

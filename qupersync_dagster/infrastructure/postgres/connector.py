@@ -8,23 +8,18 @@ whose ``repr`` masks it.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from qupersync_dagster.infrastructure.connection_settings import ConnectionSettings
 from qupersync_dagster.infrastructure.postgres import watchdog
 
 
-class PostgresSettings(BaseModel):
-    """Every setting of a connection to the target, each with its one default.
+class PostgresSettings(ConnectionSettings):
+    """A connection to the target: every setting beyond the shared ones, each with its default.
 
-    The Dagster resource is built on this model; tests and the benchmark construct it directly.
+    The interface's resource inherits this model; tests and the benchmark construct it directly.
     """
 
-    model_config = ConfigDict(frozen=True)
-
-    host: str = Field(description="Host name, or a Unix socket directory.")
-    database: str = Field(description="Database the tables are mirrored into.")
-    user: str = Field(description="A role owning the target schemas.")
-    password: str = Field(default="", repr=False)
     port: int = 5432
     sslmode: str = Field(default="prefer", description="libpq sslmode.")
     statement_timeout_ms: int = Field(default=0, description="Per-statement limit; 0: none.")
@@ -37,7 +32,6 @@ class PostgresSettings(BaseModel):
         "a server that stops answering is cut off after it. 0: no limit.",
     )
     connect_timeout_s: int = 10
-    application_name: str = "qupersync"
     state_schema: str = Field(default="qupersync", description="Schema of the sync state table.")
 
     def url(self) -> sa.URL:

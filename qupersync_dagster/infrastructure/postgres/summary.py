@@ -1,15 +1,18 @@
 """The daily cost summary, aggregated inside PostgreSQL from the mirrored line items.
 
 A day is rebuilt by deleting and re-inserting it in one transaction, so re-running after a
-restatement leaves exactly one set of rows per day. The same transaction reads back what each
-rebuilt day costs, per service, for the asset's per-day metadata.
+restatement leaves exactly one set of rows per day. The transaction is opened through the guard
+like every other use of the target: bounded by the client deadline, failures translated.
+Measures are summed as ``numeric``: a float measure (CUR 2.0 costs are DOUBLE PRECISION) then
+counts each value as PostgreSQL casts it, to 15 significant digits, and its sum no longer depends
+on the order rows are read in. The same transaction reads back what each rebuilt day costs, per
+service, for the asset's per-day metadata.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
 from psycopg2 import sql
 
 from qupersync_dagster.domain.entities import (
@@ -19,6 +22,7 @@ from qupersync_dagster.domain.entities import (
     SummarySpec,
     TableSpec,
 )
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 
 
 def _create(summary: SummarySpec) -> list[sql.Composable]:
@@ -46,7 +50,7 @@ def _cost_by_service(summary: SummarySpec) -> sql.Composed:
 
 
 def rebuild(
-    engine: sa.Engine, summary: SummarySpec, line_items: TableSpec, start: date, end: date
+    database: GuardedEngine, summary: SummarySpec, line_items: TableSpec, start: date, end: date
 ) -> tuple[int, list[ServiceCost]]:
     """Replace the summary rows of ``[start, end)``.
 
@@ -63,12 +67,15 @@ def rebuild(
     select = (
         [sql.SQL("CAST({} AS date)").format(partition)]
         + [sql.Identifier(column) for _, column in SUMMARY_DIMENSIONS]
-        + [sql.SQL("SUM({})").format(sql.Identifier(column)) for _, column in SUMMARY_MEASURES]
+        + [
+            sql.SQL("SUM(CAST({} AS numeric))").format(sql.Identifier(column))
+            for _, column in SUMMARY_MEASURES
+        ]
         + [sql.SQL("COUNT(*)")]
     )
     group_by = sql.SQL(", ").join(sql.SQL(str(i)) for i in range(1, len(SUMMARY_DIMENSIONS) + 2))
     window = {"start": start, "end": end}
-    with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+    with database.cursor(summary.name, begin=True) as cursor:
         for statement in _create(summary):
             cursor.execute(statement)
         cursor.execute(

@@ -7,23 +7,18 @@ timeout and, server-side, by ``statement_timeout``.
 from __future__ import annotations
 
 import redshift_connector
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from qupersync_dagster.infrastructure.connection_settings import ConnectionSettings
 from qupersync_dagster.infrastructure.redshift import sql
 
 
-class RedshiftSettings(BaseModel):
-    """Every setting of a connection to the cluster, each with its one default.
+class RedshiftSettings(ConnectionSettings):
+    """A connection to the cluster: every setting beyond the shared ones, each with its default.
 
-    The Dagster resource is built on this model; tests and the benchmark construct it directly.
+    The interface's resource inherits this model; tests and the benchmark construct it directly.
     """
 
-    model_config = ConfigDict(frozen=True)
-
-    host: str = Field(description="Cluster endpoint.")
-    database: str = Field(description="Database holding the cost-usage tables.")
-    user: str = Field(description="A read-only user is enough.")
-    password: str = Field(default="", repr=False)
     port: int = 5439
     ssl: bool = Field(default=True, description="Encrypt the connection.")
     sslmode: str = Field(default="verify-ca", description="verify-ca or verify-full.")
@@ -36,7 +31,6 @@ class RedshiftSettings(BaseModel):
     fetch_size: int = Field(
         default=2_000, description="Rows per FETCH; single-node clusters allow at most 1000."
     )
-    application_name: str = "qupersync"
 
 
 def connect(settings: RedshiftSettings) -> redshift_connector.Connection:

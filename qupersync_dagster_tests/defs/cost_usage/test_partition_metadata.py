@@ -6,8 +6,11 @@ Every figure is checked against the source, read directly, day by day.
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
+from typing import NamedTuple
 
 import dagster as dg
 import pytest
@@ -23,21 +26,36 @@ DAYS = [(FIRST + timedelta(days=i)).isoformat() for i in range(7)]
 VARIES = {"duration_s"}
 """The only per-day entry that differs between two runs of the same unchanged day."""
 
+# Costs are summed as the summary documents it: each float cast to numeric, then added exactly.
 SOURCE_DAYS = """
     SELECT CAST(line_item_usage_start_date AS date)::text, COUNT(*),
-           CAST(SUM(line_item_unblended_cost) AS text),
-           CAST(SUM(line_item_net_unblended_cost) AS text)
+           CAST(SUM(CAST(line_item_unblended_cost AS numeric)) AS text),
+           CAST(SUM(CAST(line_item_net_unblended_cost AS numeric)) AS text),
+           array_agg(line_item_unblended_cost)
     FROM billing.cur_line_items
     WHERE line_item_usage_start_date >= %s AND line_item_usage_start_date < %s
     GROUP BY 1
 """
 
 COSTLIEST_SERVICE = """
-    SELECT line_item_product_code, CAST(SUM(line_item_unblended_cost) AS text)
+    SELECT line_item_product_code, CAST(SUM(CAST(line_item_unblended_cost AS numeric)) AS text)
     FROM billing.cur_line_items
     WHERE line_item_usage_start_date >= %s::date AND line_item_usage_start_date < %s::date + 1
-    GROUP BY 1 ORDER BY SUM(line_item_unblended_cost) DESC LIMIT 1
+    GROUP BY 1 ORDER BY SUM(CAST(line_item_unblended_cost AS numeric)) DESC LIMIT 1
 """
+
+
+class SourceDay(NamedTuple):
+    rows: int
+    unblended: Decimal
+    net: Decimal
+    fingerprint_sum: int
+    """The float fingerprint's sum: each cost truncated to whole units of 2^-40, added."""
+
+
+def _units(cost: float) -> int:
+    units = math.floor(abs(Fraction(cost)) * 2**40)
+    return -units if cost < 0 else units
 
 
 def _query(server, database: str, query: str, params: tuple) -> list[tuple]:
@@ -46,10 +64,13 @@ def _query(server, database: str, query: str, params: tuple) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _source_days(server, database: str) -> dict[str, tuple[int, Decimal, Decimal]]:
+def _source_days(server, database: str) -> dict[str, SourceDay]:
     end = FIRST + timedelta(days=len(DAYS))
     rows = _query(server, database, SOURCE_DAYS, (FIRST, end))
-    return {day: (count, Decimal(u), Decimal(n)) for day, count, u, n in rows}
+    return {
+        day: SourceDay(count, Decimal(u), Decimal(n), sum(_units(c) for c in costs))
+        for day, count, u, n, costs in rows
+    }
 
 
 def _delete_rows(conn, day: str, count: int) -> None:
@@ -101,16 +122,16 @@ def test_each_day_of_a_backfill_records_its_own_rows_counts_and_fingerprint(
     by_day = _backfill(assets, DAYS[0], DAYS[-1])["cur_line_items"]
 
     assert sorted(by_day) == DAYS
-    assert len({source[day][0] for day in DAYS}) == len(DAYS)
+    assert len({source[day].rows for day in DAYS}) == len(DAYS)
     for day in DAYS:
-        rows = source[day][0]
+        rows = source[day].rows
         metadata = by_day[day]
         assert metadata["dagster/row_count"] == metadata["dagster/partition_row_count"] == rows
         assert metadata["rows_extracted"] == metadata["rows_inserted"] == rows
         assert (metadata["rows_updated"], metadata["rows_deleted"]) == (0, 0)
         assert metadata["outcome"] == "synced"
         assert metadata["fingerprint"]["row_count"] == rows
-        assert Decimal(metadata["fingerprint"]["measure_sum"]) == source[day][1]
+        assert int(metadata["fingerprint"]["measure_sum"]) == source[day].fingerprint_sum
         assert "identity_line_item_id" in metadata["preview"]
         assert not any(key.startswith("partitions_") for key in metadata)
 
@@ -127,10 +148,10 @@ def test_a_restated_day_is_the_only_one_synced_and_keeps_its_own_counts(
 
     for day in DAYS:
         metadata = by_day[day]
-        assert metadata["dagster/row_count"] == source[day][0]
+        assert metadata["dagster/row_count"] == source[day].rows
         if day == restated:
             assert metadata["outcome"] == "synced"
-            assert metadata["rows_extracted"] == source[day][0]
+            assert metadata["rows_extracted"] == source[day].rows
             assert metadata["rows_inserted"] - metadata["rows_deleted"] == -7
         else:
             assert metadata["outcome"] == "unchanged"
@@ -159,7 +180,7 @@ def test_each_summary_day_records_its_own_cost_lines_and_costliest_service(
 
     assert sorted(by_day) == DAYS
     for day in DAYS:
-        rows, unblended, net = source[day]
+        rows, unblended, net, _ = source[day]
         metadata = by_day[day]
         assert metadata["line_count"] == rows
         assert metadata["unblended_cost"] == float(unblended)
