@@ -7,13 +7,14 @@ deadline with a retryable error naming the summary, and nothing half-written.
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from qupersync_dagster.domain.entities import (
     SUMMARY_DIMENSIONS,
     SUMMARY_MEASURES,
+    ServiceCost,
     SummarySpec,
     TableRef,
     TableSpec,
@@ -81,10 +82,27 @@ def _summary(db) -> list[tuple]:
 
 
 def test_a_rebuild_writes_one_row_per_day_and_group(lines, guarded, db):
-    written = summary.rebuild(guarded, SUMMARY, LINES, DAY, date(2026, 8, 4))
+    written, _ = summary.rebuild(guarded, SUMMARY, LINES, DAY, date(2026, 8, 4))
 
     assert written == 2
     assert _summary(db) == [(DAY, "111", "3.75", 2), (DAY, "222", "4.00", 1)]
+
+
+def test_a_rebuild_reads_back_each_days_cost_per_currency_and_service(lines, guarded, db):
+    db.execute(
+        "INSERT INTO cost.lines (line_item_usage_start_date, line_item_product_code,"
+        " line_item_currency_code, line_item_unblended_cost, line_item_net_unblended_cost)"
+        " VALUES (%s, 'AmazonS3', 'USD', 0.10, 0.08), (%s, 'AmazonS3', 'USD', 0.20, NULL)",
+        (f"{DAY} 11:00:00", f"{DAY + timedelta(days=1)} 09:00:00"),
+    )
+
+    _, costs = summary.rebuild(guarded, SUMMARY, LINES, DAY, DAY + timedelta(days=2))
+
+    assert sorted(costs, key=lambda c: (c.usage_date, c.product_code or "")) == [
+        ServiceCost(DAY, None, None, "7.75", None, line_count=3, rows=2),
+        ServiceCost(DAY, "USD", "AmazonS3", "0.10", "0.08", line_count=1, rows=1),
+        ServiceCost(DAY + timedelta(days=1), "USD", "AmazonS3", "0.20", None, line_count=1, rows=1),
+    ]
 
 
 def test_a_rebuild_blocked_on_the_target_is_cut_off_at_the_deadline(
