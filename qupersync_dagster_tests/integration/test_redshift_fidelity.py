@@ -3,7 +3,8 @@
 Each scenario syncs through the real driver and the Redshift-strict wire emulator, then reads both
 ends with psycopg2 and compares them cell for cell: session defaults a user or parameter group
 may set, values ending in blanks (Redshift's ``CHR`` returns CHAR), a SUPER value larger than
-``JSON_SERIALIZE`` can return, and a single-node cluster's FETCH limit.
+``JSON_SERIALIZE`` can return, a single-node cluster's FETCH limit and a cluster's cap on a
+cursor's result.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
+import redshift_connector
 from psycopg2 import sql
 
+from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
 from qupersync_dagster.domain.entities import PartitionOutcome, TableRef, TableSpec
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
@@ -97,9 +101,9 @@ def _row(i: int, day: date = DAY, **values) -> tuple:
     return tuple((base | values)[name] for name in NAMES)
 
 
-def _sync(pg_server, emulator, source_db, target_db, **service) -> list:
+def _sync(pg_server, emulator, source_db, target_db, spec=SPEC, **service) -> list:
     with _service(pg_server, emulator, source_db, target_db, **service) as sync:
-        return sync.sync(SPEC, DAY, END)
+        return sync.sync(spec, DAY, END)
 
 
 def _assert_mirrored(pg_server, source_db, target_db) -> None:
@@ -177,4 +181,34 @@ def test_a_day_larger_than_a_single_node_fetch_syncs_in_fetches_the_cluster_allo
     results = _sync(pg_server, redshift_emulator, source_db, target_db, fetch_size=5_000)
 
     assert results[0].rows_extracted == rows
+    _assert_mirrored(pg_server, source_db, target_db)
+
+
+def test_a_multi_node_cluster_keeps_the_configured_fetch_size(pg_server, source_db):
+    with (
+        RedshiftWireEmulator(pg_server, single_node=False) as cluster,
+        redshift_source(cluster, pg_server, source_db, 5_000) as source,
+    ):
+        assert source.fetch_limit() == 5_000
+
+
+CURSOR_CAP = 60_000  # bytes; the day below renders to about three times as much
+
+
+def test_a_day_larger_than_the_cluster_cursor_cap_syncs_whole_through_several_cursors(
+    pg_server, source_db, target_db
+):
+    rows = [_row(i, label=f"{i:>10} " + "x" * 28) for i in range(24 * 40)]  # 40 rows an hour
+    _insert(pg_server, source_db, rows)
+    budget = replace(SPEC, cursor_budget_rows=240)  # six hours: a third of the cap
+
+    with RedshiftWireEmulator(pg_server, cursor_bytes_cap=CURSOR_CAP) as capped:
+        with pytest.raises(redshift_connector.Error, match="cursor result set size"):
+            _sync(pg_server, capped, source_db, target_db)
+        results = _sync(pg_server, capped, source_db, target_db, spec=budget, fetch_size=100)
+
+    assert [(r.outcome, r.rows_extracted) for r in results] == [
+        (PartitionOutcome.SYNCED, len(rows)),
+        (PartitionOutcome.SYNCED, 0),
+    ]
     _assert_mirrored(pg_server, source_db, target_db)
