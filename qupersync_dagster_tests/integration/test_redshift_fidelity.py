@@ -4,7 +4,8 @@ Each scenario syncs through the real driver and the Redshift-strict wire emulato
 ends with psycopg2 and compares them cell for cell: session defaults a user or parameter group
 may set, values ending in blanks (Redshift's ``CHR`` returns CHAR), a SUPER value larger than
 ``JSON_SERIALIZE`` can return, a single-node cluster's FETCH limit and a cluster's cap on a
-cursor's result.
+cursor's result; and sources only Redshift's own catalogue lists (a late-binding view, a
+Spectrum external table).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import redshift_connector
 from psycopg2 import sql
 
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
+from qupersync_dagster.devkit.redshift_emulator.catalogue_fixtures import (
+    create_external_table,
+    create_late_binding_view,
+)
 from qupersync_dagster.domain.entities import PartitionOutcome, TableRef, TableSpec
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
@@ -211,4 +216,26 @@ def test_a_day_larger_than_the_cluster_cursor_cap_syncs_whole_through_several_cu
         (PartitionOutcome.SYNCED, len(rows)),
         (PartitionOutcome.SYNCED, 0),
     ]
+    _assert_mirrored(pg_server, source_db, target_db)
+
+
+@pytest.mark.parametrize(
+    "create", [create_late_binding_view, create_external_table], ids=["late_binding", "external"]
+)
+def test_a_source_information_schema_does_not_list_syncs_as_an_ordinary_table(
+    create, pg_server, redshift_emulator, source_db, target_db
+):
+    _insert(pg_server, source_db, [_row(i, label=f"v{i} ") for i in range(30)])
+    with contextlib.closing(pg_server.connect(source_db)) as conn:
+        create(conn, "spectrum", "fidelity_lines", "SELECT * FROM lab.fidelity")
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = 'spectrum'"
+            )
+            assert cursor.fetchone() == (0,)
+    spec = replace(SPEC, source=TableRef("spectrum", "fidelity_lines"))
+
+    results = _sync(pg_server, redshift_emulator, source_db, target_db, spec=spec)
+
+    assert [r.rows_extracted for r in results] == [30, 0]
     _assert_mirrored(pg_server, source_db, target_db)

@@ -162,10 +162,7 @@ class RedshiftSourceRepository(SourceRepository):
             raise self._fail(error, what) from error
 
     def describe(self, table: TableRef) -> TableSchema:
-        what = f"describing {table}"
-        rows = self._query(sql.describe_columns(table), what) or self._query(
-            sql.describe_external_columns(table), what
-        )
+        rows = self._query(sql.describe_columns(table), f"describing {table}")
         if not rows:
             raise SourceTableMissingError(
                 f"source table {table} does not exist or is not visible to this user"
@@ -184,12 +181,15 @@ class RedshiftSourceRepository(SourceRepository):
 
     def fetch_limit(self) -> int:
         """Rows per FETCH on this cluster: ``fetch_size``, capped at 1,000 on a single node."""
+        try:
+            return self._learn_fetch_limit()
+        except Exception as error:
+            raise self._fail(error, "asking the cluster its node count") from error
+
+    def _learn_fetch_limit(self) -> int:
         if self._fetch_limit is None:
             self._cursor()  # opens the connection, with its error handling
-            try:
-                nodes = cluster.node_count(self._conn)
-            except Exception as error:
-                raise self._fail(error, "asking the cluster its node count") from error
+            nodes = cluster.node_count(self._conn)
             self._fetch_limit = cluster.fetch_limit(nodes, self.fetch_size)
         return self._fetch_limit
 
@@ -210,10 +210,10 @@ class RedshiftSourceRepository(SourceRepository):
         changed_since: str | None = None,
         expected_rows: int | None = None,
     ) -> Iterator[RowBatch]:
-        limit = self.fetch_limit()
-        cursor = self._cursor()
         what = f"table {spec.name!r}, partition {window.key}"
         try:
+            limit = self._learn_fetch_limit()
+            cursor = self._cursor()
             for bounds in self._slices(cursor, spec, schema, window, changed_since, expected_rows):
                 select, layout = sql.select_rows(spec, schema, window, changed_since, bounds)
                 yield from self._read(cursor, select, layout, limit)

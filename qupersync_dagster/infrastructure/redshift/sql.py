@@ -111,8 +111,8 @@ def describe_columns(ref: TableRef) -> RedshiftQuery:
     """Columns of a table or view, late-binding views and external tables included.
 
     ``information_schema.columns`` omits late-binding views, Spectrum external tables and
-    datashare objects; ``SVV_ALL_COLUMNS`` lists them all (external ones with their external
-    type names, which ``catalog_types`` maps too).
+    datashare objects; ``SVV_ALL_COLUMNS`` lists them all, external columns as
+    ``SVV_EXTERNAL_COLUMNS`` has them (``catalog_types`` maps their type names too).
     """
     return RedshiftQuery(
         "SELECT column_name, data_type, character_maximum_length, numeric_precision,"
@@ -120,18 +120,6 @@ def describe_columns(ref: TableRef) -> RedshiftQuery:
         " FROM svv_all_columns"
         " WHERE database_name = CURRENT_DATABASE() AND schema_name = %s AND table_name = %s"
         " ORDER BY ordinal_position",
-        (ref.schema, ref.name),
-    )
-
-
-def describe_external_columns(ref: TableRef) -> RedshiftQuery:
-    """An external table's columns, for clusters whose ``SVV_ALL_COLUMNS`` does not list it."""
-    return RedshiftQuery(
-        "SELECT columnname, external_type, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),"
-        " CAST(NULL AS INTEGER), is_nullable"
-        " FROM svv_external_columns"
-        " WHERE schemaname = %s AND tablename = %s"
-        " ORDER BY columnnum",
         (ref.schema, ref.name),
     )
 

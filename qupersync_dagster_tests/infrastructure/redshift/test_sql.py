@@ -124,7 +124,6 @@ def _statements(spec: TableSpec, schema: TableSchema) -> list[str]:
     return [
         *sql.session_setup(30_000),
         sql.describe_columns(spec.source).sql,
-        sql.describe_external_columns(spec.source).sql,
         sql.NODE_COUNT,
         sql.hour_counts(spec, schema, WINDOW, "2026-08-02 10:00:00"),
         sql.fingerprints(spec, WINDOW.start, WINDOW.end).sql,
@@ -168,10 +167,7 @@ def test_the_catalogue_and_fingerprint_queries_are_redshift_selects(spec, schema
 
 
 @pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
-def test_the_external_catalogue_node_and_hour_count_queries_are_redshift_selects(spec, schema):
-    external = sql.describe_external_columns(spec.source)
-    _parse_select(external.sql)
-    assert external.params == (spec.source.schema, spec.source.name)
+def test_the_node_and_hour_count_queries_are_redshift_selects(spec, schema):
     _parse_select(sql.NODE_COUNT)
     _assert_names_quoted(_parse_select(sql.hour_counts(spec, schema, WINDOW, None)))
 
