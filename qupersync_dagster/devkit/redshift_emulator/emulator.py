@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import psycopg2
@@ -20,7 +20,10 @@ import psycopg2
 from qupersync_dagster.devkit.embedded import ServerAddress
 from qupersync_dagster.devkit.redshift_emulator import compat
 from qupersync_dagster.devkit.redshift_emulator.link import CHUNK, Fault, Link
-from qupersync_dagster.devkit.redshift_emulator.strict import StrictRules
+from qupersync_dagster.devkit.redshift_emulator.strict import (
+    HOSTILE_SESSION_DEFAULTS,
+    StrictRules,
+)
 
 log = logging.getLogger(__name__)
 _CONTROL_TIMEOUT = 10.0
@@ -34,9 +37,10 @@ class RedshiftWireEmulator:
     never in the handshake. ``connections_opened`` counts accepted TCP connections (cancel
     requests included); ``cuts`` counts connections reset by ``cut_after`` or ``cut_all``.
 
-    ``strict``, ``single_node`` and ``cursor_bytes_cap`` may be changed between connections: a
-    connection keeps the rules it opened with. ``rewrite=False`` makes a plain byte proxy, never
-    strict.
+    ``strict``, ``single_node``, ``cursor_bytes_cap`` and ``session_settings`` (startup
+    parameters of strict sessions; ``{}`` keeps the server's own) may be changed between
+    connections: a connection keeps the rules it opened with. ``rewrite=False`` makes a plain
+    byte proxy, never strict.
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class RedshiftWireEmulator:
         strict: bool = True,
         single_node: bool = True,
         cursor_bytes_cap: int | None = None,
+        session_settings: Mapping[str, str] = HOSTILE_SESSION_DEFAULTS,
     ) -> None:
         self.upstream = upstream
         self.host = listen_host
@@ -57,6 +62,7 @@ class RedshiftWireEmulator:
         self.strict = strict
         self.single_node = single_node
         self.cursor_bytes_cap = cursor_bytes_cap
+        self.session_settings = dict(session_settings)
         self._compat_databases: set[str] = set()
         self.connections_opened = 0
         self.cuts = 0
@@ -151,7 +157,7 @@ class RedshiftWireEmulator:
         """The rules a connection opened now follows; None for a plain proxy."""
         if not (self.strict and self.rewrite):
             return None
-        return StrictRules(self.single_node, self.cursor_bytes_cap)
+        return StrictRules(self.single_node, self.cursor_bytes_cap, dict(self.session_settings))
 
     async def ensure_compat(self, database: str, user: str) -> None:
         """Install the compat schema in ``database`` once per emulator, before its sessions.

@@ -119,7 +119,8 @@ class Link:
         if self._rules is None:
             return packet
         nodes = 1 if self._rules.single_node else 2
-        return with_session_defaults(packet, session_defaults(nodes))
+        defaults = session_defaults(self._rules.session_settings, nodes)
+        return with_session_defaults(packet, defaults)
 
     async def _read_startup_packet(self) -> bytes:
         """The first untyped packet that is not an encryption request (those are declined)."""

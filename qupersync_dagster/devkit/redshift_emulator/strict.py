@@ -11,7 +11,8 @@ when the first FETCH materialises the result, which is when Redshift checks them
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlglot.tokens import Token, TokenType
 
@@ -50,9 +51,9 @@ _FETCH_DIRECTIONS_REDSHIFT_LACKS = frozenset(
 )
 
 
-def session_defaults(nodes: int) -> dict[str, str]:
-    """Startup parameters for a strict session on a cluster of ``nodes`` nodes."""
-    return HOSTILE_SESSION_DEFAULTS | {
+def session_defaults(settings: Mapping[str, str], nodes: int) -> dict[str, str]:
+    """Startup parameters for a strict session: ``settings``, the compat schema, the nodes."""
+    return dict(settings) | {
         "search_path": f'"$user", public, {_COMPAT_PATH}',
         f"{COMPAT_SCHEMA}.nodes": str(nodes),
     }
@@ -64,6 +65,9 @@ class StrictRules:
 
     single_node: bool = True
     cursor_bytes_cap: int | None = None
+    session_settings: Mapping[str, str] = field(
+        default_factory=lambda: dict(HOSTILE_SESSION_DEFAULTS)
+    )
 
     def rewrite_query(self, sql: str) -> str:
         """A simple Query's text as the server must run it."""
