@@ -233,7 +233,8 @@ def test_a_source_information_schema_does_not_list_syncs_as_an_ordinary_table(
                 "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = 'spectrum'"
             )
             assert cursor.fetchone() == (0,)
-    spec = replace(SPEC, source=TableRef("spectrum", "fidelity_lines"))
+    # Neither kind declares NOT NULL, so no column can serve as the target's primary key.
+    spec = replace(SPEC, source=TableRef("spectrum", "fidelity_lines"), primary_key=())
 
     results = _sync(pg_server, redshift_emulator, source_db, target_db, spec=spec)
 
