@@ -197,6 +197,15 @@ def test_a_multi_node_cluster_keeps_the_configured_fetch_size(pg_server, source_
         assert source.fetch_limit() == 5_000
 
 
+def test_a_cluster_that_does_not_show_its_nodes_is_read_as_a_single_node(pg_server, source_db):
+    # Without the compat catalogue there is no STV_SLICES: the safe limit, never a failure.
+    with (
+        RedshiftWireEmulator(pg_server, strict=False) as cluster,
+        redshift_source(cluster, pg_server, source_db, 5_000) as source,
+    ):
+        assert source.fetch_limit() == SINGLE_NODE_FETCH_LIMIT
+
+
 CURSOR_CAP = 60_000  # bytes; the day below renders to about three times as much
 
 
