@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
-from qupersync_dagster_tests.devkit.redshift_emulator.conftest import scalar
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import scalar
 
 pytestmark = pytest.mark.integration
 
