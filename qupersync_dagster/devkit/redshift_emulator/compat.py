@@ -25,17 +25,25 @@ MAX_VARCHAR_BYTES = 65_535
 _MARKER = "QuperSync Redshift emulator compat schema, version 1"
 _LOCK_KEY = 0x5153_5243  # serializes installers racing on one database
 
-_RELATIONS = f"""
+_DEFAULTS = "LEFT JOIN pg_catalog.pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+
+
+def _columns_of_visible_relations(join: str = "") -> str:
+    """FROM and WHERE over the columns of user relations the session may see."""
+    return f"""
     FROM pg_catalog.pg_attribute AS a
     JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
     JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+    {join}
     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '{COMPAT_SCHEMA}')
       AND n.nspname NOT LIKE 'pg\\_%'
       AND (pg_catalog.pg_has_role(c.relowner, 'USAGE')
            OR pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
 """
+
+
 _LENGTH = "information_schema._pg_char_max_length(a.atttypid, a.atttypmod)"
 _PRECISION = "information_schema._pg_numeric_precision(a.atttypid, a.atttypmod)"
 _SCALE = "information_schema._pg_numeric_scale(a.atttypid, a.atttypmod)"
@@ -123,14 +131,7 @@ SELECT pg_catalog.current_database()::varchar(128) AS database_name,
        {_PRECISION}::integer AS numeric_precision,
        {_SCALE}::integer AS numeric_scale,
        pg_catalog.col_description(c.oid, a.attnum)::varchar(256) AS remarks
-{
-    _RELATIONS.replace(
-        "WHERE",
-        "LEFT JOIN pg_catalog.pg_attrdef AS d"
-        " ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE",
-        1,
-    )
-};
+{_columns_of_visible_relations(_DEFAULTS)};
 
 CREATE OR REPLACE VIEW {COMPAT_SCHEMA}.svv_external_columns AS
 SELECT pg_catalog.current_database()::text AS redshift_database_name,
@@ -150,7 +151,7 @@ SELECT pg_catalog.current_database()::text AS redshift_database_name,
        a.attnum::integer AS columnnum,
        0 AS part_key,
        (CASE WHEN a.attnotnull THEN 'false' ELSE 'true' END)::text AS is_nullable
-{_RELATIONS} AND {_EXTERNAL};
+{_columns_of_visible_relations()} AND {_EXTERNAL};
 
 CREATE OR REPLACE VIEW {COMPAT_SCHEMA}.svv_all_tables AS
 SELECT pg_catalog.current_database()::varchar(128) AS database_name,
@@ -161,7 +162,7 @@ SELECT pg_catalog.current_database()::varchar(128) AS database_name,
            AS table_type,
        NULL::varchar(128) AS table_acl,
        pg_catalog.obj_description(c.oid, 'pg_class')::varchar(256) AS remarks
-{_RELATIONS} AND a.attnum = 1;
+{_columns_of_visible_relations()} AND a.attnum = 1;
 
 CREATE OR REPLACE VIEW {COMPAT_SCHEMA}.svv_tables AS
 SELECT database_name::text AS table_catalog, schema_name::text AS table_schema,

@@ -7,6 +7,7 @@ messages and rebuild the handful the emulator must change: the startup packet, t
 
 from __future__ import annotations
 
+import re
 import struct
 
 SSL_REQUEST_CODE = 80877103
@@ -66,6 +67,9 @@ def with_session_defaults(packet: bytes, defaults: dict[str, str]) -> bytes:
     """
     parameters = startup_parameters(packet)
     chosen = {name.lower() for name, _ in parameters}
+    for name, value in parameters:
+        if name.lower() == b"options":  # "-c name=value" or "--name=value" switches
+            chosen.update(m.lower() for m in re.findall(rb"(?:-c\s*|--)([\w.]+)=", value))
     added = [
         (name.encode(), value.encode())
         for name, value in defaults.items()

@@ -46,6 +46,11 @@ _SET_SEARCH_PATH = re.compile(
     r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:TO|=)\s*(?!DEFAULT\b)(.+?)\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+_SET_FLOAT_DIGITS = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+|LOCAL\s+)?extra_float_digits\s*(?:TO|=)\s*'?(-?\d+)'?\s*$",
+    re.IGNORECASE,
+)
+_FLOAT_DIGITS_RANGE = range(-15, 3)  # Redshift's; PostgreSQL also accepts 3
 _FETCH_DIRECTIONS_REDSHIFT_LACKS = frozenset(
     {"backward", "prior", "first", "last", "absolute", "relative"}
 )
@@ -96,6 +101,13 @@ class StrictRules:
             return sql
         if first == "declare":
             return head + self._declare(rest, tokens(rest))
+        digits = _SET_FLOAT_DIGITS.match(sql)
+        if digits and int(digits[1]) not in _FLOAT_DIGITS_RANGE:
+            raise Refusal(
+                f"{digits[1]} is outside the valid range for parameter extra_float_digits "
+                "(-15 .. 2)",
+                "22023",
+            )
         path = _SET_SEARCH_PATH.match(sql)
         if path:  # catalogue views stay visible, as Redshift's live in pg_catalog
             return f"SET search_path TO {path[1]}, {_COMPAT_PATH}"

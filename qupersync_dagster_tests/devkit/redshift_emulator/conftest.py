@@ -10,8 +10,7 @@ import redshift_connector
 
 from qupersync_dagster.devkit.embedded import ServerAddress
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
-
-SOCKET_TIMEOUT = 5.0
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import connect
 
 
 @pytest.fixture
@@ -25,31 +24,11 @@ def strict_emulator(pg_server: ServerAddress) -> Iterator[RedshiftWireEmulator]:
 def redshift(
     pg_server: ServerAddress, source_db: str, strict_emulator: RedshiftWireEmulator
 ) -> Iterator[Callable[..., redshift_connector.Connection]]:
-    """Opens ``redshift_connector`` connections to ``source_db`` through ``strict_emulator``."""
+    """Opens driver connections to ``source_db`` through ``strict_emulator`` (or another)."""
     with contextlib.ExitStack() as opened:
 
-        def connect(emulator: RedshiftWireEmulator = strict_emulator, **kwargs):
-            conn = redshift_connector.connect(
-                host=emulator.host,
-                port=emulator.port,
-                database=source_db,
-                user=pg_server.user,
-                password="trusted-anyway",
-                ssl=False,
-                timeout=SOCKET_TIMEOUT,
-                **kwargs,
-            )
+        def open_connection(emulator: RedshiftWireEmulator = strict_emulator):
+            conn = connect(emulator, pg_server, source_db)
             return opened.enter_context(contextlib.closing(conn))
 
-        yield connect
-
-
-def scalar(conn: redshift_connector.Connection, statement: str, params=None):
-    cursor = conn.cursor()
-    cursor.execute(statement, params)
-    return cursor.fetchone()[0]
-
-
-def server_message(error: Exception) -> str:
-    """The 'M' field of the server's ErrorResponse, as the driver passes it."""
-    return error.args[0]["M"]
+        yield open_connection

@@ -6,7 +6,7 @@ import pytest
 import redshift_connector
 
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
-from qupersync_dagster_tests.devkit.redshift_emulator.conftest import scalar, server_message
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import scalar, server_message
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 import redshift_connector
 
-from qupersync_dagster_tests.devkit.redshift_emulator.conftest import scalar, server_message
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import scalar, server_message
 
 pytestmark = pytest.mark.integration
 

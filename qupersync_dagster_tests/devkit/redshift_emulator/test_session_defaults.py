@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import psycopg2
 import pytest
+import redshift_connector
 
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
-from qupersync_dagster_tests.devkit.redshift_emulator.conftest import scalar
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import scalar, server_message
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +59,28 @@ def test_a_non_strict_emulator_keeps_postgresql_defaults(redshift, pg_server) ->
         assert scalar(conn, "SELECT string_agg(x, ',') FROM (VALUES ('a'), ('b')) AS v(x)") == (
             "a,b"
         )
+
+
+def test_a_startup_option_the_client_chose_wins_over_the_hostile_default(
+    strict_emulator, pg_server, source_db
+) -> None:
+    conn = psycopg2.connect(
+        host=strict_emulator.host,
+        port=strict_emulator.port,
+        dbname=source_db,
+        user=pg_server.user,
+        options="-c DateStyle=ISO",
+    )
+    with contextlib.closing(conn), conn.cursor() as cur:
+        cur.execute("SHOW DateStyle")
+        assert cur.fetchone()[0].startswith("ISO")
+        cur.execute("SHOW timezone")
+        assert cur.fetchone()[0] == "Pacific/Chatham"
+
+
+def test_extra_float_digits_above_redshifts_maximum_of_2_is_refused(redshift) -> None:
+    conn = redshift()
+    with pytest.raises(redshift_connector.ProgrammingError) as refused:
+        conn.cursor().execute("SET extra_float_digits TO 3")
+    assert "extra_float_digits (-15 .. 2)" in server_message(refused.value)
+    conn.rollback()
