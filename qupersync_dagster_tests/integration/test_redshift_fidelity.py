@@ -25,7 +25,13 @@ from qupersync_dagster.devkit.redshift_emulator.catalogue_fixtures import (
     create_external_table,
     create_late_binding_view,
 )
-from qupersync_dagster.domain.entities import PartitionOutcome, TableRef, TableSpec
+from qupersync_dagster.domain.entities import (
+    PartitionOutcome,
+    PartitionWindow,
+    TableRef,
+    TableSpec,
+)
+from qupersync_dagster.domain.errors import SourceUnavailableError
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.redshift.sql import SINGLE_NODE_FETCH_LIMIT
@@ -187,6 +193,23 @@ def test_a_day_larger_than_a_single_node_fetch_syncs_in_fetches_the_cluster_allo
 
     assert results[0].rows_extracted == rows
     _assert_mirrored(pg_server, source_db, target_db)
+
+
+def test_a_fetch_refused_by_a_single_node_fails_retryably_and_the_retry_reads_at_its_limit(
+    pg_server, redshift_emulator, source_db
+):
+    _insert(pg_server, source_db, [_row(i) for i in range(2 * SINGLE_NODE_FETCH_LIMIT + 1)])
+    with redshift_source(redshift_emulator, pg_server, source_db, 5_000) as source:
+        schema = source.describe(SPEC.source)
+        source._fetch_limit = 5_000  # as if STV_SLICES had shown several nodes
+        with pytest.raises(SourceUnavailableError, match="at most 1000 rows") as refused:
+            list(source.stream(SPEC, schema, PartitionWindow.day(DAY)))
+        assert refused.value.retryable
+
+        batches = list(source.stream(SPEC, schema, PartitionWindow.day(DAY)))
+
+    assert sum(batch.rows for batch in batches) == 2 * SINGLE_NODE_FETCH_LIMIT + 1
+    assert max(batch.rows for batch in batches) == SINGLE_NODE_FETCH_LIMIT
 
 
 def test_a_multi_node_cluster_keeps_the_configured_fetch_size(pg_server, source_db):

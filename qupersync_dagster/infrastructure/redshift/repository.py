@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 _UNDEFINED_TABLE = "42P01"
 _QUERY_CANCELED = "57014"
 _FIRST_FETCH = 1000
+# Redshift's words when a FETCH asks a single-node cluster for more rows than it allows.
+_SINGLE_NODE_REFUSAL = "for a single node configuration"
 
 
 class SourceTableMissingError(SourceUnavailableError):
@@ -142,6 +144,13 @@ class RedshiftSourceRepository(SourceRepository):
             return SourceTableMissingError(f"{what}: the source table does not exist (now)")
         if code == _QUERY_CANCELED:
             return SourceUnavailableError(f"{what}: Redshift cancelled the statement (timeout)")
+        if _SINGLE_NODE_REFUSAL in _server_message(error):
+            # The node count misled us: remember the limit, and let the retry read at it.
+            self._fetch_limit = sql.SINGLE_NODE_FETCH_LIMIT
+            return SourceUnavailableError(
+                f"{what}: the cluster allows at most {sql.SINGLE_NODE_FETCH_LIMIT} rows per FETCH;"
+                " nothing was written, and a retry reads at that size"
+            )
         return error
 
     def _end(self) -> None:
