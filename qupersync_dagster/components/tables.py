@@ -68,26 +68,14 @@ class QuperSyncTablesComponent(dg.Component, dg.Resolvable):
     Connections are the ``redshift`` and ``postgres`` resources, which the code location provides.
     """
 
+    # Each field is resolved from its namesake in QuperSyncTablesAttributes (the schema).
     table_list: Annotated[
-        Path | None,
-        dg.Resolver(
-            _beside_defs_yaml,
-            model_field_type=str | None,
-            description="A table-list YAML file, relative to this defs.yaml; instead of tables.",
-        ),
+        Path | None, dg.Resolver(_beside_defs_yaml, model_field_type=str | None)
     ] = None
-
     tables: Annotated[
-        list[TableSpec] | None,
-        dg.Resolver(
-            _specs,
-            model_field_type=list[TableEntry] | None,
-            description="The tables to mirror, each with the keys of a table-list entry.",
-        ),
+        list[TableSpec] | None, dg.Resolver(_specs, model_field_type=list[TableEntry] | None)
     ] = None
-
     summary: SummaryEntry | None = None
-    """The daily cost summary: from_table (one of ``tables``), target and optionally name."""
 
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
