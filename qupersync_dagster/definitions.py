@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-# Only the plain function: a module-level `@dg.definitions` object here would be a second
+# Only plain functions: a module-level `@dg.definitions` object here would be a second
 # candidate for the code location's definitions.
-from qupersync_dagster.defs.connections import resources
+from qupersync_dagster.defs.connections import location_definitions, resources
 from qupersync_dagster.defs.cost_usage.table_defs import build_table_definitions
 from qupersync_dagster.infrastructure.table_list import TableList, load_table_list
 
@@ -20,9 +20,7 @@ __all__ = ["build_definitions", "defs", "resources"]
 
 
 def build_definitions(table_list: TableList) -> dg.Definitions:
-    return dg.Definitions.merge(
-        build_table_definitions(table_list), dg.Definitions(resources=resources())
-    )
+    return dg.Definitions.merge(build_table_definitions(table_list), location_definitions())
 
 
 defs = build_definitions(load_table_list())

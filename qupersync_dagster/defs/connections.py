@@ -1,4 +1,4 @@
-"""The ``redshift`` and ``postgres`` resources every table's assets, checks and sensor use.
+"""What a code location adds to its tables once: the ``redshift`` and ``postgres`` resources.
 
 Both code locations hold them once: ``qupersync_dagster.definitions`` adds them to its tables,
 and a ``dg`` project's defs folder loads them from here beside its component instances.
@@ -21,6 +21,11 @@ def resources() -> dict[str, Any]:
     }
 
 
+def location_definitions() -> dg.Definitions:
+    """The code location's own part, beside any number of tables' definitions."""
+    return dg.Definitions(resources=resources())
+
+
 @dg.definitions
 def connections() -> dg.Definitions:
-    return dg.Definitions(resources=resources())
+    return location_definitions()
