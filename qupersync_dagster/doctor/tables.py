@@ -1,0 +1,149 @@
+"""The doctor's checks of one configured table, in the order a sync would meet them.
+
+Visible in the catalogue, readable by this user, a schema plan without differences, a target the
+user may create or change as planned, and the size of its largest day. The plan is the sync's own
+pre-flight (``SyncService.check_schema``), so the doctor and a run never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from qupersync_dagster.doctor.checks import Checks, Failed
+from qupersync_dagster.doctor.report import Level
+from qupersync_dagster.domain.entities import TableSchema, TableSpec
+from qupersync_dagster.domain.services.schema_validation import SchemaPlan
+from qupersync_dagster.domain.services.sync_service import SyncService
+
+
+class TableChecks:
+    def __init__(self, checks: Checks, spec: TableSpec):
+        self.checks = checks
+        self.spec = spec
+        self.subject = f"table {spec.name} ({spec.source} -> {spec.target})"
+
+    def _add(self, level: Level, message: str, remedy: str = "") -> None:
+        self.checks.report.add(level, self.subject, message, remedy)
+
+    def run(self, source_ok: bool, target_ok: bool) -> None:
+        try:
+            readable = source_ok and self._readable()
+            if readable and target_ok:
+                schema = self._plan()
+                self._largest_day(schema)
+        except Failed:
+            return
+
+    def _readable(self) -> bool:
+        """Visible in SVV_ALL_COLUMNS, USAGE on its schema and SELECT on it."""
+        checks, source, ref, user = (
+            self.checks,
+            self.checks.source,
+            self.spec.source,
+            self.checks.user,
+        )
+        grant = f"GRANT USAGE ON SCHEMA {ref.schema} TO {user}; GRANT SELECT ON {ref} TO {user}"
+        columns = checks.ask(
+            self.subject,
+            "cannot read SVV_ALL_COLUMNS",
+            grant,
+            source.catalogue_columns,
+            checks.database,
+            ref,
+        )
+        if not columns:
+            self._add(
+                Level.PROBLEM,
+                f"source {ref} is not in the catalogue (SVV_ALL_COLUMNS) of database "
+                f"{checks.database} for {user}: it does not exist, or {user} may not see it",
+                f"check 'source' in the table list (QUPERSYNC_CONFIG), or {grant}",
+            )
+            return False
+        self._add(Level.OK, f"source {ref} is in the catalogue ({columns} columns)")
+        if not checks.ask(
+            self.subject, "cannot check USAGE", grant, source.has_schema_usage, ref.schema
+        ):
+            self._add(
+                Level.PROBLEM,
+                f"{user} has no USAGE on schema {ref.schema}",
+                f"GRANT USAGE ON SCHEMA {ref.schema} TO {user}",
+            )
+            return False
+        if not checks.ask(self.subject, "cannot check SELECT", grant, source.can_select, ref):
+            self._add(
+                Level.PROBLEM,
+                f"{user} has no SELECT on {ref}",
+                f"GRANT SELECT ON {ref} TO {user}",
+            )
+            return False
+        return True
+
+    def _plan(self) -> TableSchema:
+        """The sync's pre-flight: every difference a problem, every planned change a note."""
+        service = SyncService(self.checks.source, self.checks.target)
+        schema, plan = self.checks.ask(
+            self.subject,
+            "pre-flight failed",
+            "see the error above",
+            service.check_schema,
+            self.spec,
+        )
+        for difference in plan.differences:
+            self._add(
+                Level.PROBLEM,
+                f"schema difference: {difference}",
+                f"change {self.spec.target} (or the source) so it can hold the source's rows; "
+                f"with schema_policy 'evolve' only additive changes are made",
+            )
+        if plan.ok:
+            changes = "; ".join(plan.changes) or "no change to the target table"
+            self._add(Level.OK, f"schema plan ({len(schema.columns)} columns): {changes}")
+        self._target_rights(plan)
+        return schema
+
+    def _target_rights(self, plan: SchemaPlan) -> None:
+        if plan.create:
+            self.checks.creatable(self.subject, self.spec.target, "the target table")
+            return
+        access = self.checks.target.table_access(self.spec.target)
+        user, table = self.checks.target_user, self.spec.target
+        if access is None:
+            return
+        if (plan.added or plan.widened) and not access.owned:
+            self._add(
+                Level.PROBLEM,
+                f"the plan changes {table}, which only its owner may alter, not {user}",
+                f"ALTER TABLE {table} OWNER TO {user}",
+            )
+        if not access.writable:
+            self._add(
+                Level.PROBLEM,
+                f"{user} cannot write {table}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {user}",
+            )
+
+    def _largest_day(self, schema: TableSchema) -> None:
+        """From the fingerprint query a sync runs over the table's whole range."""
+        end = self.checks.today + timedelta(days=1)
+        days = self.checks.ask(
+            self.subject,
+            "cannot read the table's days",
+            "see the error above",
+            self.checks.source.fingerprints,
+            self.spec,
+            schema,
+            self.spec.start_date,
+            end,
+        )
+        if not days:
+            self._add(
+                Level.WARNING,
+                f"no rows from start_date {self.spec.start_date} to today: nothing to sync yet",
+            )
+            return
+        day, largest = max(days.items(), key=lambda item: item[1].row_count)
+        self._add(
+            Level.INFO,
+            f"{len(days)} days with rows since {self.spec.start_date}; the largest, {day}, "
+            f"has {largest.row_count:,} rows",
+        )

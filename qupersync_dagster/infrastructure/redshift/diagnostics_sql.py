@@ -1,0 +1,41 @@
+"""The read-only statements ``qupersync doctor`` sends to Redshift, apart from the sync's own.
+
+Written to the Amazon Redshift SQL reference. ``HAS_SCHEMA_PRIVILEGE`` and ``HAS_TABLE_PRIVILEGE``
+are leader-node functions that fail in a statement that also reads a table or a system view
+(STV/SVV), so each privilege is asked in a statement of its own, and the catalogue is filtered by
+a database name passed as a parameter rather than by ``CURRENT_DATABASE()`` (another leader-node
+function). ``SVV_ALL_COLUMNS`` lists local tables, late-binding views and Spectrum external
+tables alike, which ``information_schema`` does not.
+"""
+
+from __future__ import annotations
+
+from qupersync_dagster.domain.entities import RedshiftQuery, TableRef
+from qupersync_dagster.infrastructure.redshift.sql import table_name
+
+# On a single-node cluster FETCH FORWARD accepts at most this many rows (Redshift's FETCH page).
+SINGLE_NODE_FETCH_LIMIT = 1_000
+
+
+def node_count() -> RedshiftQuery:
+    """The number of compute nodes the cluster's slices live on (1: a single-node cluster)."""
+    return RedshiftQuery("SELECT COUNT(DISTINCT node) FROM stv_slices")
+
+
+def catalogue_columns(database: str, ref: TableRef) -> RedshiftQuery:
+    """How many columns the catalogue shows this user for ``ref`` (0: the table is invisible)."""
+    return RedshiftQuery(
+        "SELECT COUNT(*) FROM svv_all_columns"
+        " WHERE database_name = %s AND schema_name = %s AND table_name = %s",
+        (database, ref.schema, ref.name),
+    )
+
+
+def schema_privilege(schema: str, privilege: str) -> RedshiftQuery:
+    """Whether the current user holds ``privilege`` (USAGE, CREATE) on ``schema``."""
+    return RedshiftQuery("SELECT HAS_SCHEMA_PRIVILEGE(%s, %s)", (schema, privilege))
+
+
+def table_privilege(ref: TableRef, privilege: str) -> RedshiftQuery:
+    """Whether the current user holds ``privilege`` (SELECT, ...) on ``ref`` (quoted name)."""
+    return RedshiftQuery("SELECT HAS_TABLE_PRIVILEGE(%s, %s)", (table_name(ref), privilege))

@@ -1,0 +1,166 @@
+"""``qupersync doctor`` against the real driver, the wire emulator and the embedded PostgreSQL.
+
+One run must name every injected problem (the single-node FETCH limit as a warning, a missing
+grant, a source the catalogue does not show, a schema difference with an existing target table)
+and fail; a healthy setup passes; neither run writes anything on either side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from qupersync_dagster_tests.conftest import CUR_START
+from qupersync_dagster_tests.doctor.conftest import run_doctor
+
+pytestmark = pytest.mark.integration
+
+_TABLE = """
+  - name: {name}
+    source: {source}
+    target: {target}
+    partition_column: line_item_usage_start_date
+    start_date: "{start}"
+"""
+_CATALOGUE = """
+SELECT n.nspname, c.relname, c.relkind, c.relnatts
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+ORDER BY 1, 2
+"""
+
+
+def _table_list(path, *tables: tuple[str, str, str]) -> None:
+    entries = "".join(
+        _TABLE.format(name=name, source=source, target=target, start=CUR_START)
+        for name, source, target in tables
+    )
+    path.write_text("tables:" + entries)
+
+
+def _snapshot(pg_server, database: str) -> tuple[list, list]:
+    """Every relation of ``database`` and the row count of every table in it."""
+    conn = pg_server.connect(database)
+    with contextlib.closing(conn), conn.cursor() as cur:
+        cur.execute(_CATALOGUE)
+        relations = cur.fetchall()
+        counts = []
+        for schema, name, kind, _ in relations:
+            if kind == "r":
+                cur.execute(f'SELECT count(*) FROM "{schema}"."{name}"')
+                counts.append((schema, name, cur.fetchone()[0]))
+    return relations, counts
+
+
+def _execute(pg_server, database: str, *statements: str) -> None:
+    conn = pg_server.connect(database)
+    with contextlib.closing(conn), conn, conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+
+
+@pytest.fixture
+def doctor_env(sync_env, monkeypatch, reader_role, table_list_file):
+    """The configuration contract, reading Redshift as the restricted ``reader_role``."""
+    monkeypatch.setenv("REDSHIFT_USER", reader_role)
+    return sync_env
+
+
+def test_one_run_names_every_injected_problem_and_writes_nothing(
+    doctor_env, pg_server, source_db, target_db, reader_role, table_list_file
+):
+    _execute(
+        pg_server,
+        source_db,
+        "CREATE TABLE billing.restricted AS SELECT * FROM billing.cur_line_items LIMIT 5",
+        # Some privilege other than SELECT, so the table stays visible in the catalogue.
+        f'GRANT REFERENCES ON billing.restricted TO "{reader_role}"',
+    )
+    _execute(
+        pg_server,
+        target_db,
+        "CREATE SCHEMA cost",
+        "CREATE TABLE cost.cur_line_items (line_item_usage_start_date timestamp, "
+        "approved_by text NOT NULL)",
+    )
+    _table_list(
+        table_list_file,
+        ("cur_line_items", "billing.cur_line_items", "cost.cur_line_items"),
+        ("restricted", "billing.restricted", "cost.restricted"),
+        ("ghost", "billing.no_such_table", "cost.ghost"),
+    )
+    before = _snapshot(pg_server, source_db), _snapshot(pg_server, target_db)
+
+    result = run_doctor()
+
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "[warning] single-node cluster" in out and "1,000 rows" in out
+    assert f"[PROBLEM] {reader_role} has no SELECT on billing.restricted" in out
+    assert f"fix: GRANT SELECT ON billing.restricted TO {reader_role}" in out
+    assert "[PROBLEM] source billing.no_such_table is not in the catalogue (SVV_ALL_COLUMNS)" in out
+    assert "target column 'approved_by' is NOT NULL and has no source column to fill it" in out
+    assert "3 problem(s) found; nothing was written." in out
+    assert doctor_env["REDSHIFT_PASSWORD"] not in out + result.stderr
+    assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
+
+
+def test_a_healthy_setup_passes_with_its_plan_and_largest_day_and_writes_nothing(
+    doctor_env, pg_server, source_db, target_db, table_list_file
+):
+    _table_list(
+        table_list_file, ("cur_line_items", "billing.cur_line_items", "cost.cur_line_items")
+    )
+    before = _snapshot(pg_server, source_db), _snapshot(pg_server, target_db)
+
+    result = run_doctor()
+
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "[ok] source billing.cur_line_items is in the catalogue" in out
+    assert "schema plan" in out and "create the target table" in out
+    assert "the target table cost.cur_line_items and its schema will be created" in out
+    assert "10 days with rows since 2026-10-01; the largest" in out
+    assert "No problems found; nothing was written." in out
+    assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
+
+
+def test_missing_connection_settings_are_named_without_connecting(monkeypatch, table_list_file):
+    for name in ("REDSHIFT_HOST", "POSTGRES_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REDSHIFT_PASSWORD", "never-printed-secret")
+
+    result = run_doctor()
+
+    assert result.returncode == 1
+    assert "REDSHIFT_HOST" in result.stdout and "POSTGRES_PASSWORD" in result.stdout
+    assert "never-printed-secret" not in result.stdout + result.stderr
+
+
+def test_the_doctor_runs_without_the_dev_kit_and_the_demo(tmp_path):
+    """Production installs have neither: importing them is refused and the command still runs."""
+    script = textwrap.dedent(
+        """
+        import sys
+        class Refuse:
+            def find_spec(self, name, path=None, target=None):
+                if name.startswith(("qupersync_dagster.devkit", "qupersync_dagster.demo")):
+                    raise ImportError(name)
+        sys.meta_path.insert(0, Refuse())
+        from qupersync_dagster.doctor.command import run
+        sys.exit(run(sys.stdout))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"QUPERSYNC_CONFIG": str(tmp_path / "absent.yaml"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "cannot read table list" in result.stdout
