@@ -40,6 +40,7 @@ _OPTIONAL = {
     "schedule_lookback_days",
     "freshness_lag_days",
     "tags",
+    "cursor_budget_rows",
 }
 
 
@@ -136,6 +137,7 @@ def _spec(entry: Any, index: int, path: Path) -> TableSpec:
             schedule_lookback_days=int(entry.get("schedule_lookback_days", 3)),
             freshness_lag_days=int(entry.get("freshness_lag_days", 2)),
             tags=_tags(entry.get("tags"), f"{where}: tags"),
+            cursor_budget_rows=entry.get("cursor_budget_rows"),
         )
     except ConfigError as error:
         message = str(error)
