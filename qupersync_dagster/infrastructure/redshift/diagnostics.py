@@ -7,8 +7,8 @@ runs in a transaction that is rolled back; nothing is written.
 
 from __future__ import annotations
 
-from qupersync_dagster.domain.entities import TableRef
-from qupersync_dagster.infrastructure.redshift import diagnostics_sql
+from qupersync_dagster.domain.entities import RedshiftQuery, TableRef
+from qupersync_dagster.infrastructure.redshift import diagnostics_sql, sql
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
 
@@ -25,7 +25,7 @@ class RedshiftDiagnostics(RedshiftSourceRepository):
 
     def node_count(self) -> int:
         """Nodes holding slices; 1 on a single-node cluster, 0 when the view shows none."""
-        return int(self._value(diagnostics_sql.node_count(), "reading STV_SLICES"))
+        return int(self._value(RedshiftQuery(sql.NODE_COUNT), "reading STV_SLICES"))
 
     def catalogue_columns(self, database: str, table: TableRef) -> int:
         query = diagnostics_sql.catalogue_columns(database, table)

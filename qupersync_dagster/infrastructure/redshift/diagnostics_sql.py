@@ -2,24 +2,15 @@
 
 Written to the Amazon Redshift SQL reference. ``HAS_SCHEMA_PRIVILEGE`` and ``HAS_TABLE_PRIVILEGE``
 are leader-node functions that fail in a statement that also reads a table or a system view
-(STV/SVV), so each privilege is asked in a statement of its own, and the catalogue is filtered by
-a database name passed as a parameter rather than by ``CURRENT_DATABASE()`` (another leader-node
-function). ``SVV_ALL_COLUMNS`` lists local tables, late-binding views and Spectrum external
-tables alike, which ``information_schema`` does not.
+(STV/SVV), so each privilege is asked in a statement of its own. ``SVV_ALL_COLUMNS`` lists local
+tables, late-binding views and Spectrum external tables alike, which ``information_schema`` does
+not; the cluster's node count is the sync's own question (``sql.NODE_COUNT``).
 """
 
 from __future__ import annotations
 
 from qupersync_dagster.domain.entities import RedshiftQuery, TableRef
 from qupersync_dagster.infrastructure.redshift.sql import table_name
-
-# On a single-node cluster FETCH FORWARD accepts at most this many rows (Redshift's FETCH page).
-SINGLE_NODE_FETCH_LIMIT = 1_000
-
-
-def node_count() -> RedshiftQuery:
-    """The number of compute nodes the cluster's slices live on (1: a single-node cluster)."""
-    return RedshiftQuery("SELECT COUNT(DISTINCT node) FROM stv_slices")
 
 
 def catalogue_columns(database: str, ref: TableRef) -> RedshiftQuery:

@@ -15,7 +15,6 @@ from qupersync_dagster.infrastructure.redshift import diagnostics_sql
 
 HOSTILE = TableRef("billing", "cur'; DROP TABLE x; --")
 STATEMENTS = {
-    "node count": diagnostics_sql.node_count(),
     "catalogue": diagnostics_sql.catalogue_columns("dev", HOSTILE),
     "schema privilege": diagnostics_sql.schema_privilege("billing", "USAGE"),
     "table privilege": diagnostics_sql.table_privilege(HOSTILE, "SELECT"),
@@ -51,8 +50,3 @@ def test_the_catalogue_is_searched_by_database_schema_and_table():
     tree = _parse(query.sql.replace("%s", "NULL"))
     assert tree.find(exp.Table).name.lower() == "svv_all_columns"
     assert query.params == ("dev", "billing", "cur")
-
-
-def test_the_node_count_reads_the_slice_map():
-    tree = _parse(diagnostics_sql.node_count().sql)
-    assert tree.find(exp.Table).name.lower() == "stv_slices"
