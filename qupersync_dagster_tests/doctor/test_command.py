@@ -14,6 +14,10 @@ import textwrap
 
 import pytest
 
+from qupersync_dagster.devkit.redshift_emulator.catalogue_fixtures import (
+    create_external_table,
+    create_late_binding_view,
+)
 from qupersync_dagster_tests.conftest import CUR_START
 from qupersync_dagster_tests.doctor.conftest import run_doctor
 
@@ -109,11 +113,25 @@ def test_one_run_names_every_injected_problem_and_writes_nothing(
     assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
 
 
-def test_a_healthy_setup_passes_with_its_plan_and_largest_day_and_writes_nothing(
-    doctor_env, pg_server, source_db, target_db, table_list_file
+def test_a_healthy_setup_passes_with_its_plans_and_largest_days_and_writes_nothing(
+    doctor_env, pg_server, source_db, target_db, reader_role, table_list_file
 ):
+    conn = pg_server.connect(source_db)
+    with contextlib.closing(conn):
+        everything = "SELECT * FROM billing.cur_line_items"
+        create_late_binding_view(conn, "billing", "cur_late_binding", everything)
+        create_external_table(conn, "spectrum", "cur_external", everything)
+    _execute(
+        pg_server,
+        source_db,
+        f'GRANT USAGE ON SCHEMA spectrum TO "{reader_role}"',
+        f'GRANT SELECT ON billing.cur_late_binding, spectrum.cur_external TO "{reader_role}"',
+    )
     _table_list(
-        table_list_file, ("cur_line_items", "billing.cur_line_items", "cost.cur_line_items")
+        table_list_file,
+        ("cur_line_items", "billing.cur_line_items", "cost.cur_line_items"),
+        ("cur_late_binding", "billing.cur_late_binding", "cost.cur_late_binding"),
+        ("cur_external", "spectrum.cur_external", "cost.cur_external"),
     )
     before = _snapshot(pg_server, source_db), _snapshot(pg_server, target_db)
 
@@ -121,10 +139,11 @@ def test_a_healthy_setup_passes_with_its_plan_and_largest_day_and_writes_nothing
 
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    assert "[ok] source billing.cur_line_items is in the catalogue" in out
-    assert "schema plan" in out and "create the target table" in out
+    for source in ("billing.cur_line_items", "billing.cur_late_binding", "spectrum.cur_external"):
+        assert f"[ok] source {source} is in the catalogue" in out
+    assert out.count("create the target table") == 3
     assert "the target table cost.cur_line_items and its schema will be created" in out
-    assert "10 days with rows since 2026-10-01; the largest" in out
+    assert out.count("10 days with rows since 2026-10-01; the largest") == 3
     assert "No problems found; nothing was written." in out
     assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
 

@@ -28,8 +28,11 @@ class RedshiftDiagnostics(RedshiftSourceRepository):
         return int(self._value(RedshiftQuery(sql.NODE_COUNT), "reading STV_SLICES"))
 
     def catalogue_columns(self, database: str, table: TableRef) -> int:
-        query = diagnostics_sql.catalogue_columns(database, table)
-        return int(self._value(query, f"looking up {table} in SVV_ALL_COLUMNS"))
+        """Columns the catalogue shows this user: SVV_ALL_COLUMNS, else SVV_EXTERNAL_COLUMNS."""
+        what = f"looking up {table} in the catalogue"
+        return int(self._value(diagnostics_sql.catalogue_columns(database, table), what)) or int(
+            self._value(diagnostics_sql.external_columns(table), what)
+        )
 
     def has_schema_usage(self, schema: str) -> bool:
         query = diagnostics_sql.schema_privilege(schema, "USAGE")

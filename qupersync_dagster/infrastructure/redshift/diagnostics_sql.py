@@ -22,6 +22,14 @@ def catalogue_columns(database: str, ref: TableRef) -> RedshiftQuery:
     )
 
 
+def external_columns(ref: TableRef) -> RedshiftQuery:
+    """Columns of ``ref`` as a Spectrum external table (some clusters omit those above)."""
+    return RedshiftQuery(
+        "SELECT COUNT(*) FROM svv_external_columns WHERE schemaname = %s AND tablename = %s",
+        (ref.schema, ref.name),
+    )
+
+
 def schema_privilege(schema: str, privilege: str) -> RedshiftQuery:
     """Whether the current user holds ``privilege`` (USAGE, CREATE) on ``schema``."""
     return RedshiftQuery("SELECT HAS_SCHEMA_PRIVILEGE(%s, %s)", (schema, privilege))

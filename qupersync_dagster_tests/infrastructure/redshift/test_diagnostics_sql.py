@@ -16,6 +16,7 @@ from qupersync_dagster.infrastructure.redshift import diagnostics_sql
 HOSTILE = TableRef("billing", "cur'; DROP TABLE x; --")
 STATEMENTS = {
     "catalogue": diagnostics_sql.catalogue_columns("dev", HOSTILE),
+    "external catalogue": diagnostics_sql.external_columns(HOSTILE),
     "schema privilege": diagnostics_sql.schema_privilege("billing", "USAGE"),
     "table privilege": diagnostics_sql.table_privilege(HOSTILE, "SELECT"),
 }
