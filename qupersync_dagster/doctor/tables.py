@@ -111,14 +111,19 @@ class TableChecks:
         return schema
 
     def _target_rights(self, plan: SchemaPlan) -> None:
-        if plan.create:
-            self.checks.creatable(self.subject, self.spec.target, "the target table")
-            return
-        access = self.checks.target.table_access(self.spec.target)
+        """The target user may create the table, or alter (own) and write the existing one."""
         user, table = self.checks.target_user, self.spec.target
+        access = self.checks.target.table_access(table)
         if access is None:
+            self.checks.creatable(self.subject, table, "the target table")
             return
-        if (plan.added or plan.widened) and not access.owned:
+        if plan.create:  # it exists, but the catalogue hides its columns from this user
+            self._add(
+                Level.PROBLEM,
+                f"{table} exists but {user} has no privilege on it, so its columns are hidden",
+                f"ALTER TABLE {table} OWNER TO {user}",
+            )
+        elif (plan.added or plan.widened) and not access.owned:
             self._add(
                 Level.PROBLEM,
                 f"the plan changes {table}, which only its owner may alter, not {user}",

@@ -8,9 +8,11 @@ and fail; a healthy setup passes; neither run writes anything on either side.
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
 
@@ -146,6 +148,60 @@ def test_a_healthy_setup_passes_with_its_plans_and_largest_days_and_writes_nothi
     assert out.count("10 days with rows since 2026-10-01; the largest") == 3
     assert "No problems found; nothing was written." in out
     assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
+
+
+def test_a_target_user_without_rights_is_told_what_to_grant(
+    doctor_env, monkeypatch, pg_server, target_db, table_list_file
+):
+    role = f"qs_writer_{uuid.uuid4().hex[:8]}"
+    _execute(
+        pg_server,
+        target_db,
+        f'CREATE ROLE "{role}" LOGIN',
+        "CREATE SCHEMA cost",
+        f'GRANT USAGE ON SCHEMA cost TO "{role}"',
+        "CREATE TABLE cost.cur_line_items (line_item_usage_start_date timestamp)",
+        f'GRANT SELECT ON cost.cur_line_items TO "{role}"',
+        "CREATE TABLE cost.hidden (line_item_usage_start_date timestamp)",
+    )
+    monkeypatch.setenv("POSTGRES_USER", role)
+    _table_list(
+        table_list_file,
+        ("cur_line_items", "billing.cur_line_items", "cost.cur_line_items"),
+        ("hidden", "billing.cur_line_items", "cost.hidden"),
+    )
+    try:
+        result = run_doctor()
+    finally:
+        _execute(pg_server, target_db, f'DROP OWNED BY "{role}"', f'DROP ROLE "{role}"')
+
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert f"schema qupersync, which does not exist, and {role} may not create schemas" in out
+    assert f"fix: CREATE SCHEMA qupersync AUTHORIZATION {role}" in out
+    assert (
+        f"the plan changes cost.cur_line_items, which only its owner may alter, not {role}" in out
+    )
+    assert f"fix: ALTER TABLE cost.cur_line_items OWNER TO {role}" in out
+    assert f"fix: GRANT SELECT, INSERT, UPDATE, DELETE ON cost.cur_line_items TO {role}" in out
+    assert f"cost.hidden exists but {role} has no privilege on it, so its columns are hidden" in out
+    assert f"fix: GRANT SELECT, INSERT, UPDATE, DELETE ON cost.hidden TO {role}" in out
+    assert "5 problem(s) found; nothing was written." in out
+
+
+def test_an_unreachable_cluster_is_one_problem_and_the_target_is_still_checked(
+    doctor_env, monkeypatch, table_list_file
+):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("REDSHIFT_PORT", str(probe.getsockname()[1]))  # nothing listens
+        result = run_doctor()
+
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "[PROBLEM] cannot read the cluster: cannot connect to Redshift" in out
+    assert "the sync state table qupersync.sync_state and its schema will be created" in out
+    assert "1 problem(s) found; nothing was written." in out
 
 
 def test_missing_connection_settings_are_named_without_connecting(monkeypatch, table_list_file):

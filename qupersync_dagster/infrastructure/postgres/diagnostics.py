@@ -21,7 +21,10 @@ _DATABASE = sa.text("SELECT has_database_privilege(current_database(), 'CREATE')
 _TABLE = sa.text(
     """
     SELECT pg_has_role(c.relowner, 'USAGE') AS owned,
-           has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS writable
+           -- A comma list asks for any of the privileges; a sync needs them all.
+           has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'INSERT')
+           AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE')
+           AS writable
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = :schema AND c.relname = :table
     """
