@@ -18,11 +18,11 @@ from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
 
-@contextmanager
-def redshift_source(
-    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int
-) -> Iterator[RedshiftSourceRepository]:
-    settings = RedshiftSettings(
+def emulator_settings(
+    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int = 2_000
+) -> RedshiftSettings:
+    """Settings reaching ``database`` through the emulator, as the server's own user."""
+    return RedshiftSettings(
         host=emulator.host,
         port=emulator.port,
         database=database,
@@ -32,6 +32,13 @@ def redshift_source(
         timeout_s=30,
         fetch_size=fetch_size,
     )
+
+
+@contextmanager
+def redshift_source(
+    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int
+) -> Iterator[RedshiftSourceRepository]:
+    settings = emulator_settings(emulator, server, database, fetch_size)
     repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size)
     try:
         yield repository

@@ -14,7 +14,7 @@ from typing import Any
 
 from qupersync_dagster.doctor.report import Level, Report
 from qupersync_dagster.domain.entities import TableRef
-from qupersync_dagster.infrastructure.postgres.diagnostics import PostgresDiagnostics
+from qupersync_dagster.infrastructure.postgres.diagnostics import PostgresDiagnostics, TableAccess
 from qupersync_dagster.infrastructure.redshift.diagnostics import RedshiftDiagnostics
 from qupersync_dagster.infrastructure.redshift.sql import SINGLE_NODE_FETCH_LIMIT
 
@@ -98,16 +98,21 @@ class Checks:
             return False
         if access is None:
             self.creatable(TARGET, state, "the sync state table")
-        elif access.writable:
+        elif self.writable(TARGET, state, access):
             self.report.add(Level.OK, TARGET, f"the sync state table {state} is writable")
-        else:
+        return True
+
+    def writable(self, subject: str, table: TableRef, access: TableAccess) -> bool:
+        """Whether the target user may read and change ``table``'s rows; a problem if not."""
+        if not access.writable:
+            user = self.target_user
             self.report.add(
                 Level.PROBLEM,
-                TARGET,
-                f"{self.target_user} cannot write the sync state table {state}",
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON {state} TO {self.target_user}",
+                subject,
+                f"{user} cannot write {table}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {user}",
             )
-        return True
+        return access.writable
 
     def creatable(self, subject: str, table: TableRef, what: str) -> None:
         """The target user may create ``table``, and its schema when that does not exist."""

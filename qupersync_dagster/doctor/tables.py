@@ -129,12 +129,7 @@ class TableChecks:
                 f"the plan changes {table}, which only its owner may alter, not {user}",
                 f"ALTER TABLE {table} OWNER TO {user}",
             )
-        if not access.writable:
-            self._add(
-                Level.PROBLEM,
-                f"{user} cannot write {table}",
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {user}",
-            )
+        self.checks.writable(self.subject, table, access)
 
     def _largest_day(self, schema: TableSchema) -> None:
         """From the fingerprint query a sync runs over the table's whole range."""

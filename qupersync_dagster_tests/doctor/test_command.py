@@ -69,6 +69,15 @@ def _execute(pg_server, database: str, *statements: str) -> None:
             cur.execute(statement)
 
 
+def _run_writing_nothing(pg_server, source_db: str, target_db: str) -> tuple[int, str]:
+    """Run the doctor; assert that neither database changed; its exit status and output."""
+    before = _snapshot(pg_server, source_db), _snapshot(pg_server, target_db)
+    result = run_doctor()
+    assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, result.stdout
+
+
 @pytest.fixture
 def doctor_env(sync_env, monkeypatch, reader_role, table_list_file):
     """The configuration contract, reading Redshift as the restricted ``reader_role``."""
@@ -99,20 +108,16 @@ def test_one_run_names_every_injected_problem_and_writes_nothing(
         ("restricted", "billing.restricted", "cost.restricted"),
         ("ghost", "billing.no_such_table", "cost.ghost"),
     )
-    before = _snapshot(pg_server, source_db), _snapshot(pg_server, target_db)
+    status, out = _run_writing_nothing(pg_server, source_db, target_db)
 
-    result = run_doctor()
-
-    out = result.stdout
-    assert result.returncode == 1, out + result.stderr
+    assert status == 1, out
     assert "[warning] single-node cluster" in out and "1,000 rows" in out
     assert f"[PROBLEM] {reader_role} has no SELECT on billing.restricted" in out
     assert f"fix: GRANT SELECT ON billing.restricted TO {reader_role}" in out
     assert "[PROBLEM] source billing.no_such_table is not in the catalogue (SVV_ALL_COLUMNS)" in out
     assert "target column 'approved_by' is NOT NULL and has no source column to fill it" in out
     assert "3 problem(s) found; nothing was written." in out
-    assert doctor_env["REDSHIFT_PASSWORD"] not in out + result.stderr
-    assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
+    assert doctor_env["REDSHIFT_PASSWORD"] not in out
 
 
 def test_a_healthy_setup_passes_with_its_plans_and_largest_days_and_writes_nothing(
@@ -135,23 +140,19 @@ def test_a_healthy_setup_passes_with_its_plans_and_largest_days_and_writes_nothi
         ("cur_late_binding", "billing.cur_late_binding", "cost.cur_late_binding"),
         ("cur_external", "spectrum.cur_external", "cost.cur_external"),
     )
-    before = _snapshot(pg_server, source_db), _snapshot(pg_server, target_db)
+    status, out = _run_writing_nothing(pg_server, source_db, target_db)
 
-    result = run_doctor()
-
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
+    assert status == 0, out
     for source in ("billing.cur_line_items", "billing.cur_late_binding", "spectrum.cur_external"):
         assert f"[ok] source {source} is in the catalogue" in out
     assert out.count("create the target table") == 3
     assert "the target table cost.cur_line_items and its schema will be created" in out
     assert out.count("10 days with rows since 2026-10-01; the largest") == 3
     assert "No problems found; nothing was written." in out
-    assert (_snapshot(pg_server, source_db), _snapshot(pg_server, target_db)) == before
 
 
 def test_a_target_user_without_rights_is_told_what_to_grant(
-    doctor_env, monkeypatch, pg_server, target_db, table_list_file
+    doctor_env, monkeypatch, pg_server, source_db, target_db, table_list_file
 ):
     role = f"qs_writer_{uuid.uuid4().hex[:8]}"
     _execute(
@@ -171,12 +172,11 @@ def test_a_target_user_without_rights_is_told_what_to_grant(
         ("hidden", "billing.cur_line_items", "cost.hidden"),
     )
     try:
-        result = run_doctor()
+        status, out = _run_writing_nothing(pg_server, source_db, target_db)
     finally:
         _execute(pg_server, target_db, f'DROP OWNED BY "{role}"', f'DROP ROLE "{role}"')
 
-    out = result.stdout
-    assert result.returncode == 1, out + result.stderr
+    assert status == 1, out
     assert f"schema qupersync, which does not exist, and {role} may not create schemas" in out
     assert f"fix: CREATE SCHEMA qupersync AUTHORIZATION {role}" in out
     assert (
@@ -190,15 +190,14 @@ def test_a_target_user_without_rights_is_told_what_to_grant(
 
 
 def test_an_unreachable_cluster_is_one_problem_and_the_target_is_still_checked(
-    doctor_env, monkeypatch, table_list_file
+    doctor_env, monkeypatch, pg_server, source_db, target_db, table_list_file
 ):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         monkeypatch.setenv("REDSHIFT_PORT", str(probe.getsockname()[1]))  # nothing listens
-        result = run_doctor()
+        status, out = _run_writing_nothing(pg_server, source_db, target_db)
 
-    out = result.stdout
-    assert result.returncode == 1, out + result.stderr
+    assert status == 1, out
     assert "[PROBLEM] cannot read the cluster: cannot connect to Redshift" in out
     assert "the sync state table qupersync.sync_state and its schema will be created" in out
     assert "1 problem(s) found; nothing was written." in out

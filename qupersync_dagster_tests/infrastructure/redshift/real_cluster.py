@@ -20,6 +20,7 @@ import pytest
 from qupersync_dagster.domain.entities import TableRef
 from qupersync_dagster.infrastructure.redshift import sql
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
+from qupersync_dagster_tests.repositories import emulator_settings
 
 REQUIRED = (
     "REDSHIFT_TEST_HOST",
@@ -68,16 +69,9 @@ def cluster_from_environment() -> Source:
 
 
 def emulated(emulator, server, database: str) -> Source:
-    settings = RedshiftSettings(
-        host=emulator.host,
-        port=emulator.port,
-        database=database,
-        user=server.user,
-        password="emulator-trusts-any-password",
-        ssl=False,
-        timeout_s=30,
+    return Source(
+        emulator_settings(emulator, server, database), "public", "json", "CAST(%s AS json)"
     )
-    return Source(settings, "public", "json", "CAST(%s AS json)")
 
 
 @contextmanager
