@@ -69,6 +69,7 @@ def cluster_from_environment() -> Source:
 
 
 def emulated(emulator, server, database: str) -> Source:
+    """The wire emulator in front of ``database``, where ``json`` stands in for SUPER."""
     return Source(
         emulator_settings(emulator, server, database), "public", "json", "CAST(%s AS json)"
     )
