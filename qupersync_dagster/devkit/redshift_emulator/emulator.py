@@ -177,7 +177,12 @@ class RedshiftWireEmulator:
 
     def _install_compat(self, database: str, user: str) -> None:
         upstream = self.upstream
-        kwargs = {"host": upstream.host, "port": upstream.port, "user": user, "dbname": database}
+        kwargs: dict[str, Any] = {
+            "host": upstream.host,
+            "port": upstream.port,
+            "user": user,
+            "dbname": database,
+        }
         if upstream.password:
             kwargs["password"] = upstream.password
         with contextlib.closing(psycopg2.connect(**kwargs)) as conn:

@@ -9,7 +9,7 @@ fingerprint equals the stored one is skipped, so re-running a range is cheap and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from datetime import UTC, date, datetime
 
@@ -42,7 +42,7 @@ class _Counted:
         self._batches = batches
         self.rows = 0
 
-    def __iter__(self) -> Iterator[RowBatch]:
+    def __iter__(self) -> Generator[RowBatch, None, None]:
         with closing(self._batches):
             for batch in self._batches:
                 self.rows += batch.rows
