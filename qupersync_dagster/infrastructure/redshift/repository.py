@@ -37,8 +37,8 @@ from qupersync_dagster.domain.services.copy_text import escape_bytes
 from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
 from qupersync_dagster.infrastructure.redshift import cluster, sql
 from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
+from qupersync_dagster.infrastructure.redshift.row_text import RowLayout
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
-from qupersync_dagster.infrastructure.redshift.sql import RowLayout
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from qupersync_dagster.domain.entities import (
     TypeKind,
 )
 from qupersync_dagster.domain.errors import ConfigError, SourceUnavailableError
-from qupersync_dagster.infrastructure.redshift import sql
+from qupersync_dagster.infrastructure.redshift import row_text
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.repository import (
     RedshiftSourceRepository,
@@ -272,7 +272,7 @@ def test_values_too_long_to_render_on_the_source_are_escaped_by_the_client(sourc
     # Longer than the source renders in a row's group: those travel raw and the client escapes
     # them into their field. JSON may also hold raw tabs and line breaks between its tokens.
     long_text = "tab\t newline\n return\r backslash\\ \\N 東京 🚀 " * 400
-    assert len(long_text.encode()) > sql.SPILL_BYTES
+    assert len(long_text.encode()) > row_text.SPILL_BYTES
     spaced_json = '{"a":\n\t1,\r\n "b": "x\\ty"}'
     rows = [
         (100, long_text, long_text, Json({"text": long_text, "n": [1, None]}).dumps(None)),
