@@ -14,8 +14,7 @@ Passwords are excluded from ``repr`` and never written to logs or metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Self
 
 import dagster as dg
@@ -103,11 +102,6 @@ class PostgresResource(_EnvironmentResource, PostgresSettings):
 
     def get_engine(self) -> AbstractContextManager[sa.Engine]:
         return bootstrap.open_engine(self.settings())
-
-    @contextmanager
-    def get_connection(self) -> Iterator[sa.Connection]:
-        with self.get_engine() as engine, engine.begin() as connection:
-            yield connection
 
     def get_repository(self) -> AbstractContextManager[PostgresTargetRepository]:
         return bootstrap.open_target(self.settings())

@@ -73,10 +73,6 @@ class RowLayout:
     groups: int
     spills: tuple[int, ...] = ()
 
-    @property
-    def single_rendered(self) -> bool:
-        return self.groups == 1 and not self.spills
-
 
 def _width(column_type: ColumnType) -> int | None:
     """Worst-case rendered bytes of one value, None when it could exceed a VARCHAR."""
