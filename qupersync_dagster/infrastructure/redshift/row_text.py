@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qupersync_dagster.domain.entities import ColumnType, TableSchema, TypeKind
-from qupersync_dagster.infrastructure.float_sql import FLOAT_KINDS, exact_float_text
+from qupersync_dagster.infrastructure.float_sql import FLOAT_KINDS, float_text
 from qupersync_dagster.infrastructure.redshift.names import identifier
 
 MAX_VARCHAR_BYTES = 65_535
@@ -114,7 +114,7 @@ def _rendered(name: str, column_type: ColumnType) -> str:
     elif kind is TypeKind.BOOLEAN:
         text = f"CASE WHEN {column} THEN 't' WHEN NOT {column} THEN 'f' END"
     elif kind in FLOAT_KINDS:
-        text = exact_float_text(column, kind)  # not CAST: it follows extra_float_digits
+        text = float_text(column, kind)  # exact with extra_float_digits pinned
     else:
         text = f"CAST({column} AS VARCHAR)"
     return f"COALESCE({text}, {_NULL})"
