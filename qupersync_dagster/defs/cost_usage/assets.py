@@ -145,12 +145,15 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 partition_key=result.partition,
             )
         context.log.info(f"{spec.name}: {json.dumps(range_totals(results, seconds))}")
-        # The same for every day of the range, so stated once for all of them.
+        # The same for every day of the range, so stated once for all of them. The target
+        # exists after a sync (pre-flight creates it); describing nothing states nothing.
         yield dg.MaterializeResult(
             metadata={
                 "dagster/column_schema": dagster_column_schema(target_schema),
                 COLUMN_LINEAGE: mirror_lineage(spec, target_schema),
             }
+            if target_schema is not None
+            else {}
         )
 
     return _asset
