@@ -76,6 +76,8 @@ def build_definitions(table_list: TableList) -> dg.Definitions:
         schedules=schedules,
         sensors=sensors,
         resources=resources(),
+        # Also for the implicit asset job the UI's Materialize launches (see build_sync_job).
+        executor=dg.in_process_executor,
     )
 
 

@@ -14,8 +14,8 @@ loaders of snapshot exports commonly record: a recommendation stays in one daily
 its whole life. Columns follow the export's snake_case names; estimates are DOUBLE PRECISION,
 ``tags`` a JSON map (``json`` stands in for SUPER), the resource details JSON text, as exported.
 
-As in ``cur_data``: everything comes from hashing the seed, the arguments and the row number
-(nothing reads the clock), and the rows are made by one ``INSERT ... SELECT`` on the server.
+Reproducible like the other generators: ids and every draw hash the seed, the arguments and the
+row number, never the clock, and one ``INSERT ... SELECT`` makes the rows on the server.
 """
 
 from __future__ import annotations
@@ -238,10 +238,7 @@ def generate(
     and the row number, so calls that differ in any of them never share a key. Returns the number
     of rows inserted.
     """
-    if days < 1:
-        raise ValueError(f"days must be at least 1, not {days}")
-    if rows < 0:
-        raise ValueError(f"rows must not be negative, not {rows}")
+    source_tables.check_counts(days, rows)
     parameters = {
         "start": start,
         "days": days,
@@ -278,30 +275,26 @@ def restate_day(
         raise ValueError(f"new_recommendations must not be negative, not {new_recommendations}")
     target = qualified(schema, table)
     with conn, conn.cursor() as cur:
-        day_rows = source_tables.collect_day(cur, target, PARTITION_COLUMN, day, seed)
-        if day_rows == 0:
-            return {"removed": 0, "changed": 0, "added": 0}
         cur.execute(
             sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(WATERMARK_COLUMN), target)
         )
-        refreshed_at = cur.fetchone()[0] + datetime.timedelta(hours=1)
-        removed = source_tables.remove_picked(
-            cur, target, source_tables.share(remove_fraction, day_rows)
+        newest = cur.fetchone()[0]
+        started = source_tables.start_redelivery(
+            cur, target, PARTITION_COLUMN, day, seed, remove_fraction
         )
-        prefix = f"coh-late:{seed}:{day.isoformat()}:{source_tables.fingerprint(cur)}:"
-        added = _insert(
-            cur,
-            target,
-            {
-                "start": day,
-                "days": 1,
-                "rows": new_recommendations,
-                "refreshed_at": refreshed_at,
-                "id_prefix": prefix,
-            },
-        )
+        if started is None:
+            return {"removed": 0, "changed": 0, "added": 0}
+        refreshed_at = newest + datetime.timedelta(hours=1)
+        late = {
+            "start": day,
+            "days": 1,
+            "rows": new_recommendations,
+            "refreshed_at": refreshed_at,
+            "id_prefix": f"coh-late:{seed}:{day.isoformat()}:{started.fingerprint}:",
+        }
+        added = _insert(cur, target, late)
         refresh = sql.SQL(_REFRESH).format(table=target, changed=sql.SQL(source_tables.CHANGED))
-        count = source_tables.share(change_fraction, day_rows - removed)
+        count = source_tables.share(change_fraction, started.rows - started.removed)
         cur.execute(refresh, {"count": count, "refreshed_at": refreshed_at})
         changed = cur.rowcount
-    return {"removed": removed, "changed": changed, "added": added}
+    return {"removed": started.removed, "changed": changed, "added": added}

@@ -353,10 +353,7 @@ def generate(
     after ``open_month_from`` have no invoice id yet. Repeating a call with the same arguments
     appends the same rows again. Returns the number of rows inserted.
     """
-    if days < 1:
-        raise ValueError(f"days must be at least 1, not {days}")
-    if rows < 0:
-        raise ValueError(f"rows must not be negative, not {rows}")
+    source_tables.check_counts(days, rows)
     parameters = _catalog() | {
         "start": start,
         "days": days,
@@ -397,13 +394,12 @@ def restate_day(
         raise ValueError(f"late_credits must not be negative, not {late_credits}")
     target = qualified(schema, table)
     with conn, conn.cursor() as cur:
-        day_rows = source_tables.collect_day(cur, target, PARTITION_COLUMN, day, seed)
-        if day_rows == 0:
-            return {"removed": 0, "changed": 0, "added": 0}
-        removed = source_tables.remove_picked(
-            cur, target, source_tables.share(remove_fraction, day_rows)
+        started = source_tables.start_redelivery(
+            cur, target, PARTITION_COLUMN, day, seed, remove_fraction
         )
-        prefix = f"focus-credit:{seed}:{day.isoformat()}:{source_tables.fingerprint(cur)}:"
+        if started is None:
+            return {"removed": 0, "changed": 0, "added": 0}
+        prefix = f"focus-credit:{seed}:{day.isoformat()}:{started.fingerprint}:"
         credit = sql.SQL(_LATE_CREDITS).format(
             table=target,
             columns=source_tables.column_list(FOCUS_COLUMNS),
@@ -413,9 +409,10 @@ def restate_day(
         cur.execute(credit, {"count": late_credits, "id_prefix": prefix, "seed": seed})
         added = cur.rowcount
         change = sql.SQL(_CHANGE).format(table=target, changed=sql.SQL(source_tables.CHANGED))
-        cur.execute(change, {"count": source_tables.share(change_fraction, day_rows - removed)})
+        remaining = started.rows - started.removed
+        cur.execute(change, {"count": source_tables.share(change_fraction, remaining)})
         changed = cur.rowcount
-    return {"removed": removed, "changed": changed, "added": added}
+    return {"removed": started.removed, "changed": changed, "added": added}
 
 
 def _credit_value(name: str) -> sql.Composable:

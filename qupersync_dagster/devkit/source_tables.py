@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg2 import sql
@@ -104,6 +105,13 @@ def create_table(
     install_redshift_shims(conn)
 
 
+def check_counts(days: int, rows: int) -> None:
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
+    if rows < 0:
+        raise ValueError(f"rows must not be negative, not {rows}")
+
+
 def check_fractions(**fractions: float) -> None:
     for name, fraction in fractions.items():
         if not 0 <= fraction <= 1:
@@ -120,7 +128,7 @@ def day_bounds(day: datetime.date) -> dict[str, Any]:
     return {"day_start": start, "day_end": start + datetime.timedelta(days=1)}
 
 
-def collect_day(
+def _collect_day(
     cur: cursor, table: sql.Composed, column: str, day: datetime.date, seed: int
 ) -> int:
     """List ``day``'s rows (by ``column``) in ``pg_temp.day_rows``; returns how many there are."""
@@ -131,16 +139,35 @@ def collect_day(
     return count
 
 
-def remove_picked(cur: cursor, table: sql.Composed, count: int) -> int:
+def _remove_picked(cur: cursor, table: sql.Composed, count: int) -> int:
     """Delete ``count`` of the collected rows; returns how many were deleted."""
     cur.execute(sql.SQL(_REMOVE).format(table=table), {"count": count})
     return cur.rowcount
 
 
-def fingerprint(cur: cursor) -> str:
-    """An md5 of the collected rows still present: what late rows' ids hash, so none repeats."""
+def _fingerprint(cur: cursor) -> str:
     cur.execute(
         "SELECT md5(coalesce(string_agg(row_text, E'\\n' ORDER BY row_text), ''))"
         " FROM pg_temp.day_rows WHERE NOT removed"
     )
     return cur.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    """A re-delivery under way: the day's rows are collected and some removed."""
+
+    rows: int  # the day's rows before
+    removed: int
+    fingerprint: str  # md5 of the rows left: what late rows' ids hash, so none ever repeats
+
+
+def start_redelivery(
+    cur: cursor, table: sql.Composed, column: str, day: datetime.date, seed: int, fraction: float
+) -> Redelivery | None:
+    """Collect ``day``'s rows and delete ``fraction`` of them; None when the day has no rows."""
+    rows = _collect_day(cur, table, column, day, seed)
+    if rows == 0:
+        return None
+    removed = _remove_picked(cur, table, share(fraction, rows))
+    return Redelivery(rows, removed, _fingerprint(cur))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from psycopg2.extensions import connection
@@ -19,6 +17,7 @@ from qupersync_dagster.devkit.coh_data import (
     restate_day,
 )
 from qupersync_dagster.devkit.embedded import ServerAddress
+from qupersync_dagster_tests.devkit.sql import one, rows, with_table
 
 pytestmark = pytest.mark.integration
 
@@ -32,20 +31,14 @@ TABLE_MD5 = (
 )
 
 
-def _connect(server: ServerAddress, database: str) -> Iterator[connection]:
-    with contextlib.closing(server.connect(database)) as conn:
-        create_source_table(conn, SCHEMA, TABLE)
-        yield conn
-
-
 @pytest.fixture
 def source(pg_server: ServerAddress, source_db: str) -> Iterator[connection]:
-    yield from _connect(pg_server, source_db)
+    yield from with_table(pg_server, source_db, create_source_table, SCHEMA, TABLE)
 
 
 @pytest.fixture
 def other_source(pg_server: ServerAddress, target_db: str) -> Iterator[connection]:
-    yield from _connect(pg_server, target_db)
+    yield from with_table(pg_server, target_db, create_source_table, SCHEMA, TABLE)
 
 
 @pytest.fixture
@@ -54,30 +47,17 @@ def generated(source: connection) -> connection:
     return source
 
 
-def _all(conn: connection, query: str, parameters: tuple = ()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(query, parameters)
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
-
-
-def _one(conn: connection, query: str, parameters: tuple = ()) -> Any:
-    (row,) = _all(conn, query, parameters)
-    return row[0] if len(row) == 1 else row
-
-
 def _by_id(conn: connection, day: datetime.date) -> dict[str, dict]:
-    rows = _all(
+    found = rows(
         conn,
         f"SELECT to_jsonb(t)::text FROM {SCHEMA}.{TABLE} t WHERE first_seen_at::date = %s",
         (day,),
     )
-    return {row["recommendation_id"]: row for row in (json.loads(text) for (text,) in rows)}
+    return {row["recommendation_id"]: row for row in (json.loads(text) for (text,) in found)}
 
 
 def test_the_table_has_the_export_columns_keyed_by_recommendation(source: connection) -> None:
-    columns = _all(
+    columns = rows(
         source,
         "SELECT column_name, is_nullable FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
@@ -92,24 +72,24 @@ def test_the_table_has_the_export_columns_keyed_by_recommendation(source: connec
 
 
 def test_recommendations_look_real_and_have_unique_ids(generated: connection) -> None:
-    total, distinct = _one(
+    total, distinct = one(
         generated, f"SELECT count(*), count(DISTINCT recommendation_id) FROM {SCHEMA}.{TABLE}"
     )
     assert total == distinct == ROWS
     per_day = dict(
-        _all(generated, f"SELECT first_seen_at::date, count(*) FROM {SCHEMA}.{TABLE} GROUP BY 1")
+        rows(generated, f"SELECT first_seen_at::date, count(*) FROM {SCHEMA}.{TABLE} GROUP BY 1")
     )
     assert len(per_day) == DAYS and max(per_day.values()) - min(per_day.values()) <= 1
-    actions = {a for (a,) in _all(generated, f"SELECT DISTINCT action_type FROM {SCHEMA}.{TABLE}")}
+    actions = {a for (a,) in rows(generated, f"SELECT DISTINCT action_type FROM {SCHEMA}.{TABLE}")}
     assert {"Rightsize", "Stop", "Delete", "PurchaseSavingsPlans", "MigrateToGraviton"} <= actions
-    assert _one(
+    assert one(
         generated,
         f"SELECT bool_and(last_refresh_timestamp >= first_seen_at"
         f" AND estimated_monthly_savings_after_discount <= estimated_monthly_cost_after_discount"
         f" AND estimated_monthly_savings_after_discount > 0) FROM {SCHEMA}.{TABLE}",
     )
     details = [
-        d for (d,) in _all(generated, f"SELECT current_resource_details FROM {SCHEMA}.{TABLE}")
+        d for (d,) in rows(generated, f"SELECT current_resource_details FROM {SCHEMA}.{TABLE}")
     ]
     assert all(json.loads(d)["resourceType"] for d in details)
 
@@ -119,10 +99,10 @@ def test_same_seed_same_rows_another_seed_other_ids(
 ) -> None:
     generate(source, SCHEMA, TABLE, start=START, days=DAYS, rows=100)
     generate(other_source, SCHEMA, TABLE, start=START, days=DAYS, rows=100)
-    assert _one(source, TABLE_MD5) == _one(other_source, TABLE_MD5)
+    assert one(source, TABLE_MD5) == one(other_source, TABLE_MD5)
     generate(other_source, SCHEMA, TABLE, start=START, days=DAYS, rows=100, seed=43)
     assert (
-        _one(other_source, f"SELECT count(DISTINCT recommendation_id) FROM {SCHEMA}.{TABLE}") == 200
+        one(other_source, f"SELECT count(DISTINCT recommendation_id) FROM {SCHEMA}.{TABLE}") == 200
     )
 
 
@@ -133,7 +113,7 @@ def test_churn_refreshes_removes_and_adds_recommendations_of_that_day(
     others = {d: _by_id(generated, d) for d in (START, START + datetime.timedelta(days=2))}
     before = _by_id(generated, day)
     newest = datetime.datetime.fromisoformat(
-        _one(generated, f"SELECT max(last_refresh_timestamp)::text FROM {SCHEMA}.{TABLE}")
+        one(generated, f"SELECT max(last_refresh_timestamp)::text FROM {SCHEMA}.{TABLE}")
     )
 
     counts = restate_day(generated, SCHEMA, TABLE, day)
@@ -158,7 +138,7 @@ def test_churn_refreshes_removes_and_adds_recommendations_of_that_day(
     assert {d: _by_id(generated, d) for d in others} == others
     # Unchanged rows keep their watermark: a read above the old maximum finds exactly the churn.
     assert {
-        k for (k,) in _all(
+        k for (k,) in rows(
             generated,
             f"SELECT recommendation_id FROM {SCHEMA}.{TABLE} WHERE last_refresh_timestamp > %s",
             (newest,),
@@ -170,7 +150,7 @@ def test_repeated_churn_never_reuses_an_id_and_empty_days_stay_empty(generated: 
     day = START + datetime.timedelta(days=3)
     for _ in range(3):
         assert restate_day(generated, SCHEMA, TABLE, day, new_recommendations=4)["added"] == 4
-    total, distinct = _one(
+    total, distinct = one(
         generated, f"SELECT count(*), count(DISTINCT recommendation_id) FROM {SCHEMA}.{TABLE}"
     )
     assert total == distinct

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from psycopg2.extensions import connection
@@ -20,6 +18,7 @@ from qupersync_dagster.devkit.focus_data import (
     generate,
     restate_day,
 )
+from qupersync_dagster_tests.devkit.sql import one, rows, with_table
 
 pytestmark = pytest.mark.integration
 
@@ -35,20 +34,14 @@ FROM {SCHEMA}.{TABLE} t GROUP BY 1
 """
 
 
-def _connect(server: ServerAddress, database: str) -> Iterator[connection]:
-    with contextlib.closing(server.connect(database)) as conn:
-        create_source_table(conn, SCHEMA, TABLE)
-        yield conn
-
-
 @pytest.fixture
 def source(pg_server: ServerAddress, source_db: str) -> Iterator[connection]:
-    yield from _connect(pg_server, source_db)
+    yield from with_table(pg_server, source_db, create_source_table, SCHEMA, TABLE)
 
 
 @pytest.fixture
 def other_source(pg_server: ServerAddress, target_db: str) -> Iterator[connection]:
-    yield from _connect(pg_server, target_db)
+    yield from with_table(pg_server, target_db, create_source_table, SCHEMA, TABLE)
 
 
 @pytest.fixture
@@ -57,30 +50,17 @@ def generated(source: connection) -> connection:
     return source
 
 
-def _all(conn: connection, query: str, parameters: tuple = ()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(query, parameters)
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
-
-
-def _one(conn: connection, query: str, parameters: tuple = ()) -> Any:
-    (row,) = _all(conn, query, parameters)
-    return row[0] if len(row) == 1 else row
-
-
 def _day_rows(conn: connection, day: datetime.date) -> Counter:
-    rows = _all(
+    found = rows(
         conn,
         f"SELECT to_jsonb(t)::text FROM {SCHEMA}.{TABLE} t WHERE chargeperiodstart::date = %s",
         (day,),
     )
-    return Counter(text for (text,) in rows)
+    return Counter(text for (text,) in found)
 
 
 def test_the_table_has_lower_case_focus_columns_and_float_costs(source: connection) -> None:
-    columns = _all(
+    columns = rows(
         source,
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
@@ -96,13 +76,13 @@ def test_the_table_has_lower_case_focus_columns_and_float_costs(source: connecti
 
 def test_rows_are_spread_evenly_over_hourly_charge_periods(generated: connection) -> None:
     per_day = dict(
-        _all(
+        rows(
             generated, f"SELECT chargeperiodstart::date, count(*) FROM {SCHEMA}.{TABLE} GROUP BY 1"
         )
     )
     assert sorted(per_day) == [START + datetime.timedelta(days=d) for d in range(DAYS)]
     assert max(per_day.values()) - min(per_day.values()) <= 1
-    assert _one(
+    assert one(
         generated,
         f"SELECT bool_and(chargeperiodend = chargeperiodstart + interval '1 hour'"
         f" AND date_trunc('hour', chargeperiodstart) = chargeperiodstart) FROM {SCHEMA}.{TABLE}",
@@ -111,27 +91,27 @@ def test_rows_are_spread_evenly_over_hourly_charge_periods(generated: connection
 
 def test_the_data_looks_like_a_real_focus_export(generated: connection) -> None:
     categories = dict(
-        _all(generated, f"SELECT chargecategory, count(*) FROM {SCHEMA}.{TABLE} GROUP BY 1")
+        rows(generated, f"SELECT chargecategory, count(*) FROM {SCHEMA}.{TABLE} GROUP BY 1")
     )
     assert set(categories) == {"Usage", "Tax", "Credit", "Purchase", "Adjustment"}
     assert categories["Usage"] > 0.8 * ROWS
     # Credits are negative; commitment-covered usage is billed 0 but has an effective cost.
     assert (
-        _one(
+        one(
             generated,
             f"SELECT max(billedcost) FROM {SCHEMA}.{TABLE} WHERE chargecategory = 'Credit'",
         )
         < 0
     )
-    covered = _all(
+    covered = rows(
         generated,
         f"SELECT billedcost, effectivecost, listcost FROM {SCHEMA}.{TABLE}"
         " WHERE pricingcategory = 'Committed'",
     )
     assert covered and all(b == 0 and 0 < e < lc for b, e, lc in covered)
-    assert _one(generated, f"SELECT count(DISTINCT servicename) FROM {SCHEMA}.{TABLE}") >= 8
-    assert _one(generated, f"SELECT count(DISTINCT subaccountid) FROM {SCHEMA}.{TABLE}") == 6
-    tags = [t for (t,) in _all(generated, f"SELECT tags::text FROM {SCHEMA}.{TABLE}")]
+    assert one(generated, f"SELECT count(DISTINCT servicename) FROM {SCHEMA}.{TABLE}") >= 8
+    assert one(generated, f"SELECT count(DISTINCT subaccountid) FROM {SCHEMA}.{TABLE}") == 6
+    tags = [t for (t,) in rows(generated, f"SELECT tags::text FROM {SCHEMA}.{TABLE}")]
     assert any(t is None for t in tags)
     assert any(t is not None and "user:Team" in t for t in tags)
     assert all(t is None or ('": ' not in t and isinstance(json.loads(t), dict)) for t in tags)
@@ -142,11 +122,11 @@ def test_same_seed_same_rows_another_seed_other_rows(
 ) -> None:
     generate(source, SCHEMA, TABLE, start=START, days=DAYS, rows=500)
     generate(other_source, SCHEMA, TABLE, start=START, days=DAYS, rows=500)
-    assert _one(source, TABLE_MD5) == _one(other_source, TABLE_MD5)
+    assert one(source, TABLE_MD5) == one(other_source, TABLE_MD5)
     other_source.cursor().execute(f"TRUNCATE {SCHEMA}.{TABLE}")
     other_source.commit()
     generate(other_source, SCHEMA, TABLE, start=START, days=DAYS, rows=500, seed=43)
-    assert _one(source, TABLE_MD5) != _one(other_source, TABLE_MD5)
+    assert one(source, TABLE_MD5) != one(other_source, TABLE_MD5)
 
 
 def test_an_open_month_has_no_invoice_ids(source: connection) -> None:
@@ -154,7 +134,7 @@ def test_an_open_month_has_no_invoice_ids(source: connection) -> None:
         source, SCHEMA, TABLE, start=START, days=DAYS, rows=600,
         open_month_from=datetime.date(2026, 10, 1),
     )  # fmt: skip
-    invoices = _all(
+    invoices = rows(
         source,
         f"SELECT billingperiodstart::date, count(DISTINCT invoiceid), count(invoiceid)"
         f" FROM {SCHEMA}.{TABLE} GROUP BY 1 ORDER BY 1",
@@ -167,7 +147,7 @@ def test_an_open_month_has_no_invoice_ids(source: connection) -> None:
 
 def test_restating_a_day_removes_changes_and_adds_on_that_day_only(generated: connection) -> None:
     day = START + datetime.timedelta(days=2)
-    days_before = dict(_all(generated, DAY_MD5))
+    days_before = dict(rows(generated, DAY_MD5))
     before = _day_rows(generated, day)
 
     counts = restate_day(generated, SCHEMA, TABLE, day)
@@ -183,7 +163,7 @@ def test_restating_a_day_removes_changes_and_adds_on_that_day_only(generated: co
     credits = [json.loads(text) for text in new if json.loads(text)["chargeclass"] == "Correction"]
     late = [c for c in credits if c["chargedescription"].startswith("AWS service credit (late")]
     assert len(late) == 3 and all(c["billedcost"] < 0 and c["listcost"] == 0 for c in late)
-    days_after = dict(_all(generated, DAY_MD5))
+    days_after = dict(rows(generated, DAY_MD5))
     assert {d for d in days_before if days_before[d] != days_after[d]} == {day}
 
 

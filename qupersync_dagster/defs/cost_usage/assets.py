@@ -10,7 +10,6 @@ import json
 import time
 
 import dagster as dg
-import pandas as pd
 
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
@@ -147,6 +146,8 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         metadata = _sync_metadata(results, seconds)
         metadata["dagster/row_count"] = sum(fp.row_count for fp in counts.values())
         metadata["dagster/column_schema"] = dagster_column_schema(target_schema)
+        import pandas as pd  # only here: a second of imports for every run worker otherwise
+
         metadata["preview"] = dg.MetadataValue.md(
             pd.DataFrame(rows, columns=columns).to_markdown(index=False)
         )
