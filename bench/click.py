@@ -96,7 +96,8 @@ def _checked(times: RunTimes, what: str) -> RunTimes:
     if times.status != "SUCCESS":
         raise RuntimeError(f"the run for {what} ended {times.status}")
     print(
-        f"  {what}: queue {times.queue:.2f} s, run {times.run:.2f} s, total {times.ended:.2f} s",
+        f"  {what}: dequeued {times.dequeued:.2f} s, queue {times.queue:.2f} s, "
+        f"run {times.run:.2f} s, total {times.ended:.2f} s",
         file=sys.stderr,
     )
     return times
