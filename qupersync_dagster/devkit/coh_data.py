@@ -275,10 +275,9 @@ def restate_day(
         raise ValueError(f"new_recommendations must not be negative, not {new_recommendations}")
     target = qualified(schema, table)
     with conn, conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(WATERMARK_COLUMN), target)
+        newest = source_tables.scalar(
+            cur, sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(WATERMARK_COLUMN), target)
         )
-        newest = cur.fetchone()[0]
         started = source_tables.start_redelivery(
             cur, target, PARTITION_COLUMN, day, seed, remove_fraction
         )

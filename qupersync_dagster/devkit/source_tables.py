@@ -145,12 +145,21 @@ def _remove_picked(cur: cursor, table: sql.Composed, count: int) -> int:
     return cur.rowcount
 
 
+def scalar(cur: cursor, statement: sql.Composable | str) -> Any:
+    """The one value ``statement`` selects."""
+    cur.execute(statement)
+    (value,) = cur.fetchone() or (None,)
+    return value
+
+
 def _fingerprint(cur: cursor) -> str:
-    cur.execute(
-        "SELECT md5(coalesce(string_agg(row_text, E'\\n' ORDER BY row_text), ''))"
-        " FROM pg_temp.day_rows WHERE NOT removed"
+    return str(
+        scalar(
+            cur,
+            "SELECT md5(coalesce(string_agg(row_text, E'\\n' ORDER BY row_text), ''))"
+            " FROM pg_temp.day_rows WHERE NOT removed",
+        )
     )
-    return cur.fetchone()[0]
 
 
 @dataclass(frozen=True)
