@@ -1,11 +1,11 @@
 """One QuperSync sync in a process of its own: ``python -m bench.qupersync_child ARGS``.
 
 Makes exactly the engine call a Dagster backfill of the range in a single run makes --
-``SyncService(source, target).sync(spec, start, end)`` with the repositories built as
-``defs/resources.py`` builds them -- through the real ``redshift_connector`` driver and the wire
-emulator. Dagster itself is not imported: the figures are those of the sync, not of the
-orchestrator around it. Prints one JSON line with the timings, the process's peak RSS and
-every partition's outcome.
+``SyncService(source, target).sync(spec, start, end)`` with the service built by
+``qupersync_dagster.bootstrap`` as the Dagster resources build it -- through the real
+``redshift_connector`` driver and the wire emulator. Dagster itself is not imported: the figures
+are those of the sync, not of the orchestrator around it. Prints one JSON line with the timings,
+the process's peak RSS and every partition's outcome.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from datetime import date, timedelta
 
 from bench.cur_source import PARTITION_COLUMN, SCHEMA, TABLE
 from bench.processes import peak_rss_mb
+from qupersync_dagster.bootstrap import open_sync_service
 from qupersync_dagster.domain.entities import SyncMode, TableRef, TableSpec
-from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
-from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
-from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
+from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 
 TARGET = TableRef("cost", TABLE)
 PRIMARY_KEY = ("identity_line_item_id", "identity_time_interval")
@@ -53,9 +51,10 @@ def main() -> None:
     parser.add_argument("--target-db", required=True)
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--days", type=int, required=True)
-    parser.add_argument("--fetch-size", type=int, default=RedshiftSettings.fetch_size)
+    parser.add_argument("--fetch-size", type=int, help="default: RedshiftSettings' own")
     args = parser.parse_args()
 
+    fetch_size = {"fetch_size": args.fetch_size} if args.fetch_size else {}
     redshift = RedshiftSettings(
         host=args.emulator_host,
         port=args.emulator_port,
@@ -63,23 +62,17 @@ def main() -> None:
         user=args.pg_user,
         password="emulator-trusts-any-password",
         ssl=False,
-        fetch_size=args.fetch_size,
+        **fetch_size,
     )
     postgres = PostgresSettings(
         host=args.pg_host, port=args.pg_port, database=args.target_db, user=args.pg_user
     )
     started = time.perf_counter()
-    source = RedshiftSourceRepository(lambda: connect(redshift), redshift.fetch_size)
-    engine = create_engine(postgres)
-    try:
-        target = PostgresTargetRepository(engine)
-        results = SyncService(source, target).sync(
+    with open_sync_service(redshift, postgres) as service:
+        results = service.sync(
             cur_spec(args.start), args.start, args.start + timedelta(days=args.days)
         )
         seconds = time.perf_counter() - started
-    finally:
-        source.close()
-        engine.dispose()
     report = {
         "seconds": seconds,
         "rows": sum(r.rows_extracted for r in results),

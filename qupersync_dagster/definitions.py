@@ -6,8 +6,6 @@ Tables come from the YAML named by ``QUPERSYNC_CONFIG``; connections from ``REDS
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from qupersync_dagster.defs.cost_usage.assets import build_cost_usage_asset
@@ -19,40 +17,11 @@ from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource
 from qupersync_dagster.infrastructure.table_list import TableList, load_table_list
 
 
-def _int_env(name: str, default: int) -> int | dg.EnvVar:
-    return dg.EnvVar.int(name) if os.environ.get(name) else default
-
-
-def _bool_env(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
-
-
 def resources() -> dict:
+    """The connections, every setting read from its variable when a run starts."""
     return {
-        "redshift": RedshiftResource(
-            host=dg.EnvVar("REDSHIFT_HOST"),
-            port=_int_env("REDSHIFT_PORT", 5439),
-            database=dg.EnvVar("REDSHIFT_DATABASE"),
-            user=dg.EnvVar("REDSHIFT_USER"),
-            password=dg.EnvVar("REDSHIFT_PASSWORD"),
-            ssl=_bool_env("REDSHIFT_SSL", True),
-            sslmode=os.environ.get("REDSHIFT_SSLMODE", "verify-ca"),
-            fetch_size=_int_env("REDSHIFT_FETCH_SIZE", 2_000),
-            statement_timeout_ms=_int_env("REDSHIFT_STATEMENT_TIMEOUT_MS", 0),
-            timeout_s=_int_env("REDSHIFT_TIMEOUT_S", 300),
-        ),
-        "postgres": PostgresResource(
-            host=dg.EnvVar("POSTGRES_HOST"),
-            port=_int_env("POSTGRES_PORT", 5432),
-            database=dg.EnvVar("POSTGRES_DATABASE"),
-            user=dg.EnvVar("POSTGRES_USER"),
-            password=dg.EnvVar("POSTGRES_PASSWORD"),
-            sslmode=os.environ.get("POSTGRES_SSLMODE", "prefer"),
-            statement_timeout_ms=_int_env("POSTGRES_STATEMENT_TIMEOUT_MS", 0),
-            lock_timeout_ms=_int_env("POSTGRES_LOCK_TIMEOUT_MS", 0),
-            timeout_s=_int_env("POSTGRES_TIMEOUT_S", 3600),
-        ),
+        "redshift": RedshiftResource.from_environment(),
+        "postgres": PostgresResource.from_environment(),
     }
 
 

@@ -2,27 +2,28 @@
 
 The source always goes through the real ``redshift_connector`` driver and the wire emulator, so a
 test cannot accidentally read the source over psycopg2 and miss a driver-specific behaviour.
+Everything is opened by ``qupersync_dagster.bootstrap``, as the Dagster resources open it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
+from qupersync_dagster import bootstrap
 from qupersync_dagster.devkit.embedded import ServerAddress
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
-from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
-from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
+from qupersync_dagster.domain.services.sync_service import SyncService
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
+from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
 
-@contextmanager
-def redshift_source(
+def redshift_settings(
     emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int
-) -> Iterator[RedshiftSourceRepository]:
-    settings = RedshiftSettings(
+) -> RedshiftSettings:
+    return RedshiftSettings(
         host=emulator.host,
         port=emulator.port,
         database=database,
@@ -32,25 +33,37 @@ def redshift_source(
         timeout_s=30,
         fetch_size=fetch_size,
     )
-    repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size)
-    try:
-        yield repository
-    finally:
-        repository.close()
 
 
-@contextmanager
-def postgres_engine(server: ServerAddress, database: str) -> Iterator[sa.Engine]:
-    engine = create_engine(
-        PostgresSettings(
-            host=server.host,
-            port=server.port,
-            database=database,
-            user=server.user,
-            password=server.password,
-        )
+def postgres_settings(server: ServerAddress, database: str) -> PostgresSettings:
+    return PostgresSettings(
+        host=server.host,
+        port=server.port,
+        database=database,
+        user=server.user,
+        password=server.password,
     )
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+
+
+def redshift_source(
+    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int
+) -> AbstractContextManager[RedshiftSourceRepository]:
+    return bootstrap.open_source(redshift_settings(emulator, server, database, fetch_size))
+
+
+def postgres_engine(server: ServerAddress, database: str) -> AbstractContextManager[sa.Engine]:
+    return bootstrap.open_engine(postgres_settings(server, database))
+
+
+def sync_service(
+    emulator: RedshiftWireEmulator,
+    server: ServerAddress,
+    source_db: str,
+    target_db: str,
+    fetch_size: int,
+) -> AbstractContextManager[SyncService]:
+    """The production wiring: the driver through the emulator, the target through SQLAlchemy."""
+    return bootstrap.open_sync_service(
+        redshift_settings(emulator, server, source_db, fetch_size),
+        postgres_settings(server, target_db),
+    )

@@ -1,106 +1,107 @@
-"""Connections as Dagster resources, configured from the environment.
+"""Connections as Dagster resources, configured from ``REDSHIFT_*`` / ``POSTGRES_*`` variables.
 
-Each resource opens connections through the infrastructure layer and closes them when the
-context exits. Passwords are plain fields so ``dagster.EnvVar`` can feed them, but they are
-excluded from ``repr`` and never written to logs or metadata.
+Each resource is its infrastructure settings model (fields, defaults and descriptions declared
+there once) plus the ways a run opens connections, all through ``qupersync_dagster.bootstrap``.
+
+Every setting is read from its variable (the prefix and the field name in capitals) when a run
+opens a connection, never at import. Dagster resolves an ``EnvVar`` given to a resource when the
+run starts and shows the variable's name, never its value, in the UI; but it refuses an unset
+variable (it has no defaults, dagster-io/dagster#16232). So only settings without a default, and
+secrets, are given to the resource as ``EnvVar``; any other setting the resource was not given is
+read with ``EnvVar.get_value`` when the run asks for its settings, else its default applies.
+Passwords are excluded from ``repr`` and never written to logs or metadata.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, ClassVar, Self
 
+import dagster as dg
 import sqlalchemy as sa
-from dagster import ConfigurableResource
-from pydantic import Field
 
+from qupersync_dagster import bootstrap
+from qupersync_dagster.domain.errors import ConfigError
+from qupersync_dagster.domain.repositories import TargetReadModel
 from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
-from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
+from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
+_TRUE = ("1", "true", "yes", "on")
 
-class RedshiftResource(ConfigurableResource):
+
+class _EnvironmentResource(dg.ConfigurableResource):
+    """A resource whose fields are settings named ``env_prefix`` + the field name in capitals."""
+
+    env_prefix: ClassVar[str]
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        return f"{cls.env_prefix}{field.upper()}"
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        """The resource for a code location: required and secret settings as ``EnvVar``."""
+        return cls(
+            **{
+                name: dg.EnvVar(cls.variable(name))
+                for name, field in cls.model_fields.items()
+                if field.is_required() or field.repr is False
+            }
+        )
+
+    def resolved(self) -> dict[str, Any]:
+        """The values given to the resource, then those set in the environment right now."""
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        for name, field in type(self).model_fields.items():
+            text = None if name in values else dg.EnvVar(self.variable(name)).get_value()
+            if text:
+                values[name] = _parse(text, field.default, self.variable(name))
+        return values
+
+
+def _parse(text: str, default: Any, variable: str) -> Any:
+    """``text`` as the type of the setting's default (a required setting is text)."""
+    if isinstance(default, bool):
+        return text.strip().lower() in _TRUE
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{variable} must be a whole number") from None
+    return text
+
+
+class RedshiftResource(_EnvironmentResource, RedshiftSettings):
     """The Redshift cluster cost-usage tables are read from (read-only access is enough)."""
 
-    host: str
-    port: int = 5439
-    database: str
-    user: str
-    password: str = Field(default="", repr=False)
-    ssl: bool = Field(default=True, description="Encrypt the connection (on by default).")
-    sslmode: str = Field(default="verify-ca", description="verify-ca or verify-full.")
-    timeout_s: int = Field(default=300, description="Socket timeout for each round-trip.")
-    statement_timeout_ms: int = Field(default=0, description="Server-side limit; 0: none.")
-    fetch_size: int = Field(
-        default=2_000, description="Rows per FETCH; single-node clusters allow at most 1000."
-    )
+    env_prefix: ClassVar[str] = "REDSHIFT_"
 
     def settings(self) -> RedshiftSettings:
-        return RedshiftSettings(
-            host=self.host,
-            port=self.port,
-            database=self.database,
-            user=self.user,
-            password=self.password,
-            ssl=self.ssl,
-            sslmode=self.sslmode,
-            timeout_s=self.timeout_s,
-            statement_timeout_ms=self.statement_timeout_ms,
-            fetch_size=self.fetch_size,
-        )
+        return RedshiftSettings(**self.resolved())
 
     @contextmanager
     def get_repository(self) -> Iterator[RedshiftSourceRepository]:
-        settings = self.settings()
-        repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size)
-        try:
+        with bootstrap.open_source(self.settings()) as repository:
             yield repository
-        finally:
-            repository.close()
 
 
-class PostgresResource(ConfigurableResource):
+class PostgresResource(_EnvironmentResource, PostgresSettings):
     """The PostgreSQL database cost-usage tables are mirrored into."""
 
-    host: str
-    port: int = 5432
-    database: str
-    user: str
-    password: str = Field(default="", repr=False)
-    sslmode: str = Field(default="prefer", description="libpq sslmode.")
-    statement_timeout_ms: int = Field(default=0, description="Per-statement limit; 0: none.")
-    lock_timeout_ms: int = Field(
-        default=0, description="How long to wait for another run's partition lock; 0: no limit."
-    )
-    timeout_s: int = Field(
-        default=3600,
-        description="Client-side bound on any target operation, a day's transaction included; "
-        "a server that stops answering is cut off after it. 0: no limit.",
-    )
-    state_schema: str = Field(default="qupersync", description="Schema of the sync state table.")
+    env_prefix: ClassVar[str] = "POSTGRES_"
 
     def settings(self) -> PostgresSettings:
-        return PostgresSettings(
-            host=self.host,
-            port=self.port,
-            database=self.database,
-            user=self.user,
-            password=self.password,
-            sslmode=self.sslmode,
-            statement_timeout_ms=self.statement_timeout_ms,
-            lock_timeout_ms=self.lock_timeout_ms,
-            timeout_s=self.timeout_s,
-        )
+        return PostgresSettings(**self.resolved())
 
     @contextmanager
     def get_engine(self) -> Iterator[sa.Engine]:
-        engine = create_engine(self.settings())
-        try:
+        with bootstrap.open_engine(self.settings()) as engine:
             yield engine
-        finally:
-            engine.dispose()
 
     @contextmanager
     def get_connection(self) -> Iterator[sa.Connection]:
@@ -109,13 +110,23 @@ class PostgresResource(ConfigurableResource):
 
     @contextmanager
     def get_repository(self) -> Iterator[PostgresTargetRepository]:
-        with self.get_engine() as engine:
-            yield PostgresTargetRepository(engine, self.state_schema, self.timeout_s)
+        with bootstrap.open_target(self.settings()) as repository:
+            yield repository
+
+    @contextmanager
+    def get_guarded(self) -> Iterator[GuardedEngine]:
+        with bootstrap.open_guarded(self.settings()) as database:
+            yield database
+
+    @contextmanager
+    def get_read_model(self) -> Iterator[TargetReadModel]:
+        with bootstrap.open_read_model(self.settings()) as read_model:
+            yield read_model
 
 
 @contextmanager
 def open_sync_service(
     redshift: RedshiftResource, postgres: PostgresResource
 ) -> Iterator[SyncService]:
-    with redshift.get_repository() as source, postgres.get_repository() as target:
-        yield SyncService(source, target)
+    with bootstrap.open_sync_service(redshift.settings(), postgres.settings()) as service:
+        yield service

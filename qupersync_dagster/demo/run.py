@@ -121,8 +121,8 @@ def _start_and_wait(
         errors = stack.wait_for_ui(url, process, UI_STARTUP_TIMEOUT_S)
     except (RuntimeError, TimeoutError) as error:
         raise DemoError(str(error)) from None
-    for error in errors:
-        say(f"code location failed to load: {error}")
+    for problem in errors:
+        say(f"code location failed to load: {problem}")
     yesterday = max(seeded.first_day, seeded.last_day - timedelta(days=1))
     say(f"Dagster UI: {url}  (ready {time.monotonic() - started:.1f} s after the start)")
     say(f"  try it: open {url}/assets/{DEMO_TABLE}, Materialize, type {yesterday}, Launch 1 run")

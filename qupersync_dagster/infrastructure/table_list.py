@@ -1,7 +1,9 @@
 """Read the YAML table list into validated ``TableSpec``s.
 
 Mistakes in this file are the most common first-run failure, so every message names the entry and
-the key, and unknown keys are refused rather than silently ignored.
+the key, and unknown keys are refused rather than silently ignored. The document's shape is a
+typed pydantic model, as Dagster's own configuration is; what a table is, and each key's default,
+is ``TableSpec``'s: a key left out of an entry is not passed on, so the domain's default applies.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from qupersync_dagster.domain.entities import (
     SchemaPolicy,
@@ -25,22 +31,6 @@ from qupersync_dagster.domain.entities import (
 from qupersync_dagster.domain.errors import ConfigError
 
 CONFIG_ENV = "QUPERSYNC_CONFIG"
-
-_REQUIRED = ("name", "source", "target", "partition_column", "start_date")
-_OPTIONAL = {
-    "mode",
-    "primary_key",
-    "watermark_column",
-    "lookback",
-    "measure_column",
-    "schema_policy",
-    "description",
-    "owners",
-    "cron",
-    "schedule_lookback_days",
-    "freshness_lag_days",
-    "tags",
-}
 
 
 def default_path() -> Path:
@@ -65,6 +55,112 @@ class TableList:
         raise KeyError(name)
 
 
+# Value parsers: a ValueError's text is shown after the entry and the key.
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"expected a date like 2026-01-01, got {value!r}") from None
+
+
+def _one_of(enum: type[StrEnum], value: Any) -> StrEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValueError(f"expected one of {allowed}, got {value!r}") from None
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of names")
+    return tuple(value)
+
+
+def _tags(value: Any) -> dict[str, str] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError("expected a mapping of tag names to values")
+    return value and {str(k): str(v) for k, v in value.items()}
+
+
+def _duration(value: Any) -> timedelta:
+    """Seconds as a number, or a text like '36h', '3d', '90m'."""
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    text = str(value).strip()
+    if text[-1:] in units and text[:-1].isdigit():
+        return timedelta(**{units[text[-1]]: int(text[:-1])})
+    raise ValueError(f"expected seconds or a duration like '36h', got {value!r}")
+
+
+Day = Annotated[date, BeforeValidator(_date)]
+Mode = Annotated[SyncMode | None, BeforeValidator(partial(_one_of, SyncMode))]
+Policy = Annotated[SchemaPolicy | None, BeforeValidator(partial(_one_of, SchemaPolicy))]
+Names = Annotated[tuple[str, ...] | None, BeforeValidator(_names)]
+Duration = Annotated[timedelta | None, BeforeValidator(_duration)]
+Tags = Annotated[dict[str, str] | None, BeforeValidator(_tags)]
+
+
+class _Keys(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+    def given(self) -> dict[str, Any]:
+        """The keys the entry sets; ``None`` stands for a key left out."""
+        return {key: value for key, value in self if value is not None}
+
+
+class TableEntry(_Keys):
+    """One entry of ``tables:``. A new ``TableSpec`` key is one line here: ``key: Type = None``."""
+
+    name: str
+    source: str
+    target: str
+    partition_column: str
+    start_date: Day
+    mode: Mode = None
+    primary_key: Names = None
+    watermark_column: str | None = None
+    lookback: Duration = None
+    measure_column: str | None = None
+    schema_policy: Policy = None
+    description: str | None = None
+    owners: Names = None
+    cron: str | None = None
+    schedule_lookback_days: int | None = None
+    freshness_lag_days: int | None = None
+    tags: Tags = None
+
+    def spec(self, where: str) -> TableSpec:
+        try:
+            return TableSpec(
+                **self.given()
+                | {
+                    "source": TableRef.parse(self.source, "source"),
+                    "target": TableRef.parse(self.target, "target"),
+                }
+            )
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+class SummaryEntry(_Keys):
+    from_table: str
+    target: str
+    name: str | None = None
+
+
+class TableListDocument(_Keys):
+    tables: list[TableEntry]
+    summary: SummaryEntry | None = None
+
+
 def load_table_list(path: Path | None = None) -> TableList:
     path = path or configured_path()
     try:
@@ -73,117 +169,62 @@ def load_table_list(path: Path | None = None) -> TableList:
         raise ConfigError(f"cannot read table list {path}: {error.strerror}") from error
     except yaml.YAMLError as error:
         raise ConfigError(f"table list {path} is not valid YAML: {error}") from error
-    if not isinstance(document, dict) or not isinstance(document.get("tables"), list):
-        raise ConfigError(f"table list {path}: expected a top-level 'tables:' list")
-    unknown = sorted(set(document) - {"tables", "summary"})
-    if unknown:
-        raise ConfigError(f"table list {path}: unknown top-level key(s) {unknown}")
-    specs = [_spec(entry, index, path) for index, entry in enumerate(document["tables"])]
+    try:
+        parsed = TableListDocument.model_validate(document)
+    except ValidationError as error:
+        raise _config_error(error.errors(), document, path) from None
+    where = f"table list {path}, entry"
+    specs = [
+        entry.spec(f"{where} {index} ({entry.name!r})") for index, entry in enumerate(parsed.tables)
+    ]
     names = [spec.name for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"table list {path}: duplicate table name(s) {duplicates}")
-    return TableList(specs, _summary(document.get("summary"), names, path))
+    return TableList(specs, _summary(parsed.summary, names, f"table list {path}, summary"))
 
 
-def _summary(entry: Any, names: list[str], path: Path) -> SummarySpec | None:
+def _summary(entry: SummaryEntry | None, names: list[str], where: str) -> SummarySpec | None:
     if entry is None:
         return None
-    where = f"table list {path}, summary"
-    if not isinstance(entry, dict) or set(entry) - {"from_table", "target", "name"}:
-        raise ConfigError(f"{where}: expected keys from_table, target and optionally name")
-    if entry.get("from_table") not in names:
+    if entry.from_table not in names:
         raise ConfigError(f"{where}: from_table must name a configured table, one of {names}")
     try:
-        return SummarySpec(
-            from_table=entry["from_table"],
-            target=TableRef.parse(entry.get("target", ""), f"{where}: target"),
-            name=entry.get("name", "cost_usage_summary"),
-        )
+        return SummarySpec(**entry.given() | {"target": TableRef.parse(entry.target, "target")})
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
 
 
-def _spec(entry: Any, index: int, path: Path) -> TableSpec:
-    where = f"table list {path}, entry {index}"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys")
-    where = f"{where} ({entry.get('name', '?')!r})"
-    missing = [key for key in _REQUIRED if key not in entry]
-    if missing:
-        raise ConfigError(f"{where}: missing required key(s) {missing}")
-    unknown = sorted(set(entry) - set(_REQUIRED) - _OPTIONAL)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}")
-    try:
-        return TableSpec(
-            name=entry["name"],
-            source=TableRef.parse(entry["source"], f"{where}: source"),
-            target=TableRef.parse(entry["target"], f"{where}: target"),
-            partition_column=entry["partition_column"],
-            start_date=_date(entry["start_date"], f"{where}: start_date"),
-            mode=_choice(SyncMode, entry.get("mode", "replace"), f"{where}: mode"),
-            primary_key=tuple(_list(entry.get("primary_key", []), f"{where}: primary_key")),
-            watermark_column=entry.get("watermark_column"),
-            lookback=_duration(entry.get("lookback", 0), f"{where}: lookback"),
-            measure_column=entry.get("measure_column"),
-            schema_policy=_choice(
-                SchemaPolicy, entry.get("schema_policy", "evolve"), f"{where}: schema_policy"
-            ),
-            description=str(entry.get("description", "")),
-            owners=tuple(_list(entry.get("owners", []), f"{where}: owners")),
-            cron=str(entry.get("cron", "0 6 * * *")),
-            schedule_lookback_days=int(entry.get("schedule_lookback_days", 3)),
-            freshness_lag_days=int(entry.get("freshness_lag_days", 2)),
-            tags=_tags(entry.get("tags"), f"{where}: tags"),
+def _config_error(problems: list[ErrorDetails], document: Any, path: Path) -> ConfigError:
+    """The first problem in the order the file is read: shape, top-level keys, entries, summary."""
+    where = f"table list {path}"
+    if any(problem["loc"] in ((), ("tables",)) for problem in problems):
+        return ConfigError(f"{where}: expected a top-level 'tables:' list")
+    if unknown := sorted(_keys(problems, "extra_forbidden")):
+        return ConfigError(f"{where}: unknown top-level key(s) {unknown}")
+    first = problems[0]
+    if first["loc"][0] == "summary":
+        return ConfigError(
+            f"{where}, summary: expected keys from_table, target and optionally name"
         )
-    except ConfigError as error:
-        message = str(error)
-        prefixed = message if message.startswith("table list") else f"{where}: {message}"
-        raise ConfigError(prefixed) from None
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: {error}") from error
+    index = first["loc"][1]
+    where = f"{where}, entry {index}"
+    if len(first["loc"]) == 2:
+        return ConfigError(f"{where}: expected a mapping of keys")
+    where = f"{where} ({document['tables'][index].get('name', '?')!r})"
+    if missing := _keys(problems, "missing", "tables", index):
+        return ConfigError(f"{where}: missing required key(s) {missing}")
+    if unknown := sorted(_keys(problems, "extra_forbidden", "tables", index)):
+        return ConfigError(f"{where}: unknown key(s) {unknown}")
+    return ConfigError(f"{where}: {first['loc'][2]}: {_reason(first)}")
 
 
-def _date(value: Any, where: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"{where}: expected a date like 2026-01-01, got {value!r}") from None
+def _keys(problems: list[ErrorDetails], kind: str, *mapping: str | int) -> list[str]:
+    """The keys of ``mapping`` (a location in the document) with a problem of ``kind``."""
+    return [str(p["loc"][-1]) for p in problems if p["type"] == kind and p["loc"][:-1] == mapping]
 
 
-def _choice(enum: type, value: Any, where: str):
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ConfigError(f"{where}: expected one of {allowed}, got {value!r}") from None
-
-
-def _list(value: Any, where: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: expected a list of names")
-    return value
-
-
-def _tags(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping of tag names to values")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _duration(value: Any, where: str) -> timedelta:
-    """Seconds as a number, or a text like '36h', '3d', '90m'."""
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-    text = str(value).strip()
-    if text[-1:] in units and text[:-1].isdigit():
-        return timedelta(**{units[text[-1]]: int(text[:-1])})
-    raise ConfigError(f"{where}: expected seconds or a duration like '36h', got {value!r}")
+def _reason(problem: ErrorDetails) -> str:
+    if problem["type"] == "value_error":
+        return str(problem.get("ctx", {}).get("error"))
+    return f"{problem['msg']}, got {problem['input']!r}"

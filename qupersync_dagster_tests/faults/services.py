@@ -8,17 +8,15 @@ the target through a plain TCP proxy, with timeouts small enough to keep a hang 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from qupersync_dagster import bootstrap
 from qupersync_dagster.devkit.embedded import ServerAddress
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
 from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
-from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
-from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
+from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 
 
 @dataclass(frozen=True)
@@ -60,27 +58,10 @@ class Endpoints:
         return PostgresSettings(**(values | self.postgres))
 
 
-@contextmanager
-def open_service(
-    redshift: RedshiftSettings, postgres: PostgresSettings, *, prefetch_depth: int = 4
-) -> Iterator[SyncService]:
-    """A ``SyncService`` over fresh connections, closed (source) and disposed (target) after."""
-    source = RedshiftSourceRepository(lambda: connect(redshift), redshift.fetch_size)
-    engine = create_engine(postgres)
-    try:
-        target = PostgresTargetRepository(engine, timeout_s=postgres.timeout_s)
-        yield SyncService(source, target, prefetch_depth=prefetch_depth)
-    finally:
-        source.close()
-        engine.dispose()
-
-
-def sync_service(endpoints: Endpoints, *, prefetch_depth: int = 4):
-    """``open_service`` for ``endpoints``."""
-    return open_service(
-        endpoints.redshift_settings(),
-        endpoints.postgres_settings(),
-        prefetch_depth=prefetch_depth,
+def sync_service(endpoints: Endpoints, **options) -> AbstractContextManager[SyncService]:
+    """``bootstrap.open_sync_service`` for ``endpoints``; ``options`` go to ``SyncService``."""
+    return bootstrap.open_sync_service(
+        endpoints.redshift_settings(), endpoints.postgres_settings(), **options
     )
 
 

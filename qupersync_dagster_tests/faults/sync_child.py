@@ -13,17 +13,17 @@ import json
 import sys
 from datetime import date
 
+from qupersync_dagster.bootstrap import open_sync_service
 from qupersync_dagster.domain.entities import SyncMode
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster_tests.faults import ledger
-from qupersync_dagster_tests.faults.services import open_service
 
 
 def main(argument: str) -> None:
     job = json.loads(argument)
     spec = ledger.spec(SyncMode(job["mode"]))
-    with open_service(
+    with open_sync_service(
         RedshiftSettings(**job["redshift"]), PostgresSettings(**job["postgres"])
     ) as service:
         for result in service.sync(

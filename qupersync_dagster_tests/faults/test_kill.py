@@ -43,8 +43,8 @@ def big_day(endpoints, ledger_source):
 
 def _start_child(endpoints, mode: SyncMode) -> subprocess.Popen:
     job = {
-        "redshift": dataclasses.asdict(endpoints.redshift_settings()),
-        "postgres": dataclasses.asdict(endpoints.postgres_settings()),
+        "redshift": endpoints.redshift_settings().model_dump(),
+        "postgres": endpoints.postgres_settings().model_dump(),
         "mode": mode.value,
         "start": START.isoformat(),
         "end": END.isoformat(),

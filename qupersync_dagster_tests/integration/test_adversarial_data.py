@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -34,10 +33,8 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
 )
 from qupersync_dagster.domain.errors import DataError, SchemaMismatchError
-from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.table_list import load_table_list
-from qupersync_dagster_tests.repositories import postgres_engine, redshift_source
+from qupersync_dagster_tests.repositories import sync_service
 from qupersync_dagster_tests.tables import scalar
 
 pytestmark = pytest.mark.integration
@@ -80,13 +77,8 @@ def _spec(mode: SyncMode, **overrides) -> TableSpec:
     return TableSpec(**(values | overrides))
 
 
-@contextlib.contextmanager
-def _service(pg_server, redshift_emulator, source_db, target_db) -> Iterator[SyncService]:
-    with (
-        redshift_source(redshift_emulator, pg_server, source_db, fetch_size=3) as source,
-        postgres_engine(pg_server, target_db) as engine,
-    ):
-        yield SyncService(source, PostgresTargetRepository(engine))
+def _service(pg_server, redshift_emulator, source_db, target_db):
+    return sync_service(redshift_emulator, pg_server, source_db, target_db, fetch_size=3)
 
 
 def _create(conn, table: str, columns) -> None:

@@ -27,8 +27,7 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.errors import SchemaMismatchError
 from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
-from qupersync_dagster_tests.repositories import postgres_engine, redshift_source
+from qupersync_dagster_tests.repositories import sync_service
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +47,7 @@ SPEC = TableSpec(
     primary_key=cur_data.PRIMARY_KEY,
     measure_column="line_item_unblended_cost",
 )
+
 UPSERT = replace(SPEC, mode=SyncMode.UPSERT, watermark_column="updated_at")
 STRICT = replace(SPEC, schema_policy=SchemaPolicy.FAIL)
 
@@ -112,14 +112,8 @@ def target(pg_server, target_db):
         yield conn.cursor()
 
 
-@contextlib.contextmanager
-def _service_for(emulator, server, source_db: str, target_db: str) -> Iterator[SyncService]:
-    """The production wiring: the driver through the emulator, the target through SQLAlchemy."""
-    with (
-        redshift_source(emulator, server, source_db, FETCH_SIZE) as source_repository,
-        postgres_engine(server, target_db) as engine,
-    ):
-        yield SyncService(source_repository, PostgresTargetRepository(engine))
+def _service_for(emulator, server, source_db: str, target_db: str):
+    return sync_service(emulator, server, source_db, target_db, FETCH_SIZE)
 
 
 @pytest.fixture

@@ -23,9 +23,7 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
 )
 from qupersync_dagster.domain.errors import SchemaMismatchError
-from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
-from qupersync_dagster_tests.repositories import postgres_engine, redshift_source
+from qupersync_dagster_tests.repositories import sync_service
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +39,7 @@ SPEC = TableSpec(
     primary_key=("id",),
     measure_column="amount",
 )
+
 STRICT = replace(SPEC, schema_policy=SchemaPolicy.FAIL)
 COLUMNS = ("id", "day", "label", "amount")
 
@@ -63,13 +62,8 @@ def drifting(pg_server, source_db):
         yield conn
 
 
-@contextlib.contextmanager
 def _service(pg_server, redshift_emulator, source_db, target_db):
-    with (
-        redshift_source(redshift_emulator, pg_server, source_db, fetch_size=100) as source,
-        postgres_engine(pg_server, target_db) as engine,
-    ):
-        yield SyncService(source, PostgresTargetRepository(engine))
+    return sync_service(redshift_emulator, pg_server, source_db, target_db, fetch_size=100)
 
 
 def _rows(server, database: str, table: str) -> list[tuple]:

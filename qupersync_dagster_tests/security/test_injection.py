@@ -19,10 +19,8 @@ from psycopg2 import sql
 
 from qupersync_dagster.domain.entities import SyncMode, TableRef, TableSpec
 from qupersync_dagster.domain.errors import ConfigError
-from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.table_list import load_table_list
-from qupersync_dagster_tests.repositories import postgres_engine, redshift_source
+from qupersync_dagster_tests.repositories import sync_service
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +36,7 @@ HOSTILE_COLUMNS = (
     "semi;colon",
     "UPPER and lower",
 )
+
 CANARY_ROWS = [(1, "first"), (2, "second"), (3, "third")]
 
 DDL_AUDIT = """
@@ -138,11 +137,7 @@ ALLOWED_TARGET_DDL = {
 def test_hostile_column_names_round_trip_and_nothing_else_runs(
     mode, hostile_source, pg_server, redshift_emulator, source_db, target_db
 ):
-    with (
-        redshift_source(redshift_emulator, pg_server, source_db, fetch_size=2) as source,
-        postgres_engine(pg_server, target_db) as engine,
-    ):
-        service = SyncService(source, PostgresTargetRepository(engine))
+    with sync_service(redshift_emulator, pg_server, source_db, target_db, fetch_size=2) as service:
         service.sync(_spec(mode), DAY, DAY + timedelta(days=1))
         service.sync(_spec(mode), DAY, DAY + timedelta(days=1), force=True)
 

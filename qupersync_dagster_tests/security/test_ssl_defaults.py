@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 
+import dagster as dg
 import pytest
 
 from qupersync_dagster.definitions import resources
@@ -25,6 +26,12 @@ from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceR
 
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 TABLE = TableRef("billing", "cur_line_items")
+REQUIRED = {
+    "REDSHIFT_HOST": "cluster.example",
+    "REDSHIFT_DATABASE": "dev",
+    "REDSHIFT_USER": "reader",
+    "REDSHIFT_PASSWORD": "x",
+}
 
 
 def test_the_resource_and_the_settings_default_to_verified_ssl():
@@ -48,9 +55,10 @@ def test_the_environment_contract_keeps_ssl_on_unless_turned_off(
 ):
     for name in ("REDSHIFT_SSL", "REDSHIFT_SSLMODE"):
         monkeypatch.delenv(name, raising=False)
-    for name, value in environment.items():
+    for name, value in (REQUIRED | environment).items():
         monkeypatch.setenv(name, value)
-    redshift = resources()["redshift"]
+    with dg.build_resources({"redshift": resources()["redshift"]}) as built:
+        redshift = built.redshift.settings()  # what a run connects with
     assert (redshift.ssl, redshift.sslmode) == expected
 
 

@@ -114,7 +114,10 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         window = window_of(context)
         started = time.perf_counter()
         try:
-            with open_sync_service(redshift, postgres) as service:
+            with (
+                open_sync_service(redshift, postgres) as service,
+                postgres.get_read_model() as mirror,
+            ):
                 source_schema, plan = service.check_schema(spec)
                 yield dg.AssetCheckResult(
                     check_name=SCHEMA_CHECK,
@@ -137,10 +140,9 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     ),
                 )
                 seconds = time.perf_counter() - started
-                target = service.target
-                target_schema = target.describe(spec)
-                counts = target.fingerprints(spec, window.start, window.end)
-                columns, rows = target.preview(spec, window.start, window.end, PREVIEW_ROWS)
+                target_schema = mirror.describe(spec)
+                counts = mirror.fingerprints(spec, window.start, window.end)
+                columns, rows = mirror.preview(spec, window.start, window.end, PREVIEW_ROWS)
         except QuperSyncError as error:
             # Whether another attempt can help is the error's to say, not the retry policy's.
             raise _as_failure(error) from None

@@ -87,10 +87,10 @@ def _reconciled_check(
             with redshift.get_repository() as source:
                 schema = source.describe(spec.source)
                 found = source.fingerprints(spec, schema, window.start, window.end)
-            with postgres.get_repository() as target:
+            with postgres.get_read_model() as mirror:
                 mirrored = (
-                    target.fingerprints(spec, window.start, window.end)
-                    if target.describe(spec) is not None
+                    mirror.fingerprints(spec, window.start, window.end)
+                    if mirror.describe(spec) is not None
                     else {}
                 )
         except QuperSyncError as error:
@@ -134,12 +134,12 @@ def _primary_key_check(
     ) -> dg.AssetCheckResult:
         window = window_of(context)
         try:
-            with postgres.get_repository() as target:
-                if target.describe(spec) is None:
+            with postgres.get_read_model() as mirror:
+                if mirror.describe(spec) is None:
                     return dg.AssetCheckResult(
                         passed=True, description=f"{spec.target} does not exist yet: no rows"
                     )
-                found = target.key_violations(spec, window.start, window.end)
+                found = mirror.key_violations(spec, window.start, window.end)
         except QuperSyncError as error:
             raise _as_failure(error) from None
         return dg.AssetCheckResult(

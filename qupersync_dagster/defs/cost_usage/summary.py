@@ -30,8 +30,8 @@ def build_summary_asset(summary: SummarySpec, line_items: TableSpec) -> dg.Asset
     )
     def _summary(context: dg.AssetExecutionContext, postgres: PostgresResource):
         window = window_of(context)
-        with postgres.get_engine() as engine:
-            rows = summary_sql.rebuild(engine, summary, line_items, window.start, window.end)
+        with postgres.get_guarded() as database:
+            rows = summary_sql.rebuild(database, summary, line_items, window.start, window.end)
         context.log.info(f"{summary.name}: {rows} summary rows for {window.key}..")
         return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 

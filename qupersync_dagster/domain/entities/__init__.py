@@ -5,6 +5,7 @@ from qupersync_dagster.domain.entities.cost_usage import (
     SUMMARY_MEASURES,
     SummarySpec,
 )
+from qupersync_dagster.domain.entities.key_violations import KeyViolations
 from qupersync_dagster.domain.entities.query import RedshiftQuery
 from qupersync_dagster.domain.entities.schema import Column, ColumnType, TableSchema, TypeKind
 from qupersync_dagster.domain.entities.sync import (
@@ -29,6 +30,7 @@ __all__ = [
     "SUMMARY_MEASURES",
     "Column",
     "ColumnType",
+    "KeyViolations",
     "LoadCounts",
     "PartitionOutcome",
     "PartitionWindow",

@@ -57,42 +57,55 @@ class SchemaPlan:
             raise SchemaMismatchError(table, self.differences)
 
 
+def _role_problem(
+    source: TableSchema, role: str, name: str, kinds: set[TypeKind], expected: str
+) -> str | None:
+    """Why column ``name``, configured as ``role``, cannot serve it; None when it can."""
+    column = source.get(name)
+    if column is None:
+        return f"{role} {name!r} is not in the source table"
+    if column.type.kind not in kinds:
+        return f"{role} {name!r} is {column.type}, {expected}"
+    return None
+
+
+def _key_problem(source: TableSchema, key: str) -> str | None:
+    column = source.get(key)
+    if column is None:
+        return f"primary_key column {key!r} is not in the source table"
+    if column.nullable:
+        return f"primary_key column {key!r} is nullable in the source"
+    return None
+
+
 def _source_requirements(spec: TableSpec, source: TableSchema) -> list[str]:
-    problems = []
-    partition = source.get(spec.partition_column)
-    if partition is None:
-        problems.append(f"partition_column {spec.partition_column!r} is not in the source table")
-    elif partition.type.kind not in _PARTITION_KINDS:
-        problems.append(
-            f"partition_column {spec.partition_column!r} is {partition.type}, "
-            "expected a date or timestamp"
+    problems = [
+        _role_problem(
+            source,
+            "partition_column",
+            spec.partition_column,
+            _PARTITION_KINDS,
+            "expected a date or timestamp",
         )
-    for key in spec.primary_key:
-        column = source.get(key)
-        if column is None:
-            problems.append(f"primary_key column {key!r} is not in the source table")
-        elif column.nullable:
-            problems.append(f"primary_key column {key!r} is nullable in the source")
+    ]
+    problems += [_key_problem(source, key) for key in spec.primary_key]
     if spec.watermark_column:
-        watermark = source.get(spec.watermark_column)
-        if watermark is None:
-            problems.append(
-                f"watermark_column {spec.watermark_column!r} is not in the source table"
+        problems.append(
+            _role_problem(
+                source,
+                "watermark_column",
+                spec.watermark_column,
+                _WATERMARK_KINDS,
+                "expected a date, timestamp or integer",
             )
-        elif watermark.type.kind not in _WATERMARK_KINDS:
-            problems.append(
-                f"watermark_column {spec.watermark_column!r} is {watermark.type}, "
-                "expected a date, timestamp or integer"
-            )
+        )
     if spec.measure_column:
-        measure = source.get(spec.measure_column)
-        if measure is None:
-            problems.append(f"measure_column {spec.measure_column!r} is not in the source table")
-        elif measure.type.kind not in _MEASURE_KINDS:
-            problems.append(
-                f"measure_column {spec.measure_column!r} is {measure.type}, not numeric"
+        problems.append(
+            _role_problem(
+                source, "measure_column", spec.measure_column, _MEASURE_KINDS, "not numeric"
             )
-    return problems
+        )
+    return [problem for problem in problems if problem]
 
 
 def plan_schema(spec: TableSpec, source: TableSchema, target: TableSchema | None) -> SchemaPlan:

@@ -1,1 +1,5 @@
-"""The PostgreSQL target: psycopg2 for COPY, SQLAlchemy Core for everything else."""
+"""The PostgreSQL target: statements composed with ``psycopg2.sql``, SQLAlchemy for the pool.
+
+Every use of the target goes through ``guard``; the sync state alone is SQLAlchemy Core (see
+``state_store``).
+"""

@@ -7,26 +7,32 @@ whose ``repr`` masks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import sqlalchemy as sa
+from pydantic import Field
 
+from qupersync_dagster.infrastructure.connection_settings import ConnectionSettings
 from qupersync_dagster.infrastructure.postgres import watchdog
 
 
-@dataclass(frozen=True)
-class PostgresSettings:
-    host: str
-    database: str
-    user: str
-    password: str = field(default="", repr=False)
+class PostgresSettings(ConnectionSettings):
+    """A connection to the target: every setting beyond the shared ones, each with its default.
+
+    The interface's resource inherits this model; tests and the benchmark construct it directly.
+    """
+
     port: int = 5432
-    sslmode: str = "prefer"
-    statement_timeout_ms: int = 0  # 0: no limit
-    lock_timeout_ms: int = 0  # 0: wait for a partition lock as long as the statement may
-    timeout_s: int = 3600  # client-side bound on any operation, a day's transaction included
+    sslmode: str = Field(default="prefer", description="libpq sslmode.")
+    statement_timeout_ms: int = Field(default=0, description="Per-statement limit; 0: none.")
+    lock_timeout_ms: int = Field(
+        default=0, description="How long to wait for another run's partition lock; 0: no limit."
+    )
+    timeout_s: int = Field(
+        default=3600,
+        description="Client-side bound on any target operation, a day's transaction included; "
+        "a server that stops answering is cut off after it. 0: no limit.",
+    )
     connect_timeout_s: int = 10
-    application_name: str = "qupersync"
+    state_schema: str = Field(default="qupersync", description="Schema of the sync state table.")
 
     def url(self) -> sa.URL:
         query = {"sslmode": self.sslmode, "application_name": self.application_name}

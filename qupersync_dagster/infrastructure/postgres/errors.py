@@ -26,7 +26,7 @@ def translate(error: Exception, table: str, partition: str | None = None) -> Exc
     if isinstance(error, sa.exc.DBAPIError) and error.orig is not None:
         # SQLAlchemy wraps the driver's error; a failed rollback after a cut raises one too.
         error = error.orig
-    where = f"table {table!r}" + (f", partition {partition}" if partition else "")
+    where = _where(table, partition)
     outcome = "the partition was rolled back" if partition else "nothing was written"
     if isinstance(error, pg_errors.QueryCanceled | pg_errors.LockNotAvailable):
         return TargetUnavailableError(
@@ -49,6 +49,18 @@ def translate(error: Exception, table: str, partition: str | None = None) -> Exc
             column = column or (key.group("columns") if key else None)
         return DataError(table, partition, column, _primary(error), "; ".join(detail))
     return original
+
+
+def unanswered(seconds: float, table: str, partition: str | None = None) -> TargetUnavailableError:
+    """The error for work on ``table`` that the client deadline of ``seconds`` cut off."""
+    return TargetUnavailableError(
+        f"{_where(table, partition)}: the target did not answer within {seconds:g} s "
+        "(timeout_s), so the connection was severed; nothing was committed"
+    )
+
+
+def _where(table: str, partition: str | None) -> str:
+    return f"table {table!r}" + (f", partition {partition}" if partition else "")
 
 
 def _primary(error: Exception) -> str:

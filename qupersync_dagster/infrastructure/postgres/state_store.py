@@ -2,6 +2,9 @@
 
 It lives in the target database (schema ``qupersync`` by default) precisely so that it can share
 the data's transaction: after a crash, data and state are both old or both new.
+
+The one part of the target written with SQLAlchemy Core rather than ``psycopg2.sql``: the table
+is declared once as an ``sa.Table``, and its DDL, typed reads and upsert all derive from that.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class StateStore:
         )
 
     def ensure(self, conn: sa.Connection) -> None:
+        # Text: Core has no statement form for a bare function call without adding a label.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK_KEY})
         conn.execute(sa.schema.CreateSchema(self.table.schema, if_not_exists=True))
         self.table.create(conn, checkfirst=True)

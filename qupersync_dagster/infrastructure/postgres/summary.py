@@ -1,14 +1,14 @@
 """The daily cost summary, aggregated inside PostgreSQL from the mirrored line items.
 
 A day is rebuilt by deleting and re-inserting it in one transaction, so re-running after a
-restatement leaves exactly one set of rows per day.
+restatement leaves exactly one set of rows per day. The transaction is opened through the guard
+like every other use of the target: bounded by the client deadline, failures translated.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
 from psycopg2 import sql
 
 from qupersync_dagster.domain.entities import (
@@ -17,6 +17,7 @@ from qupersync_dagster.domain.entities import (
     SummarySpec,
     TableSpec,
 )
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 
 
 def _create(summary: SummarySpec) -> list[sql.Composable]:
@@ -35,7 +36,7 @@ def _create(summary: SummarySpec) -> list[sql.Composable]:
 
 
 def rebuild(
-    engine: sa.Engine, summary: SummarySpec, line_items: TableSpec, start: date, end: date
+    database: GuardedEngine, summary: SummarySpec, line_items: TableSpec, start: date, end: date
 ) -> int:
     """Replace the summary rows of ``[start, end)``; returns the number of rows written."""
     target = sql.Identifier(summary.target.schema, summary.target.name)
@@ -54,7 +55,7 @@ def rebuild(
     )
     group_by = sql.SQL(", ").join(sql.SQL(str(i)) for i in range(1, len(SUMMARY_DIMENSIONS) + 2))
     window = {"start": start, "end": end}
-    with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cursor:
+    with database.cursor(summary.name, begin=True) as cursor:
         for statement in _create(summary):
             cursor.execute(statement)
         cursor.execute(

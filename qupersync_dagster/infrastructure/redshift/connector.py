@@ -6,26 +6,31 @@ timeout and, server-side, by ``statement_timeout``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import redshift_connector
+from pydantic import Field
 
+from qupersync_dagster.infrastructure.connection_settings import ConnectionSettings
 from qupersync_dagster.infrastructure.redshift import sql
 
 
-@dataclass(frozen=True)
-class RedshiftSettings:
-    host: str
-    database: str
-    user: str
-    password: str = field(default="", repr=False)
+class RedshiftSettings(ConnectionSettings):
+    """A connection to the cluster: every setting beyond the shared ones, each with its default.
+
+    The interface's resource inherits this model; tests and the benchmark construct it directly.
+    """
+
     port: int = 5439
-    ssl: bool = True
-    sslmode: str = "verify-ca"  # or verify-full
-    timeout_s: int | None = 300  # socket timeout: no single server round-trip may take longer
-    statement_timeout_ms: int = 0  # 0: the cluster's own limit
-    fetch_size: int = 2_000  # rows per FETCH; single-node clusters allow at most 1000
-    application_name: str = "qupersync"
+    ssl: bool = Field(default=True, description="Encrypt the connection.")
+    sslmode: str = Field(default="verify-ca", description="verify-ca or verify-full.")
+    timeout_s: int | None = Field(
+        default=300, description="Socket timeout: no single server round-trip may take longer."
+    )
+    statement_timeout_ms: int = Field(
+        default=0, description="Server-side statement limit; 0: the cluster's own."
+    )
+    fetch_size: int = Field(
+        default=2_000, description="Rows per FETCH; single-node clusters allow at most 1000."
+    )
 
 
 def connect(settings: RedshiftSettings) -> redshift_connector.Connection:

@@ -8,11 +8,9 @@ so every assertion here reads the server's own catalogue and tables directly.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-import sqlalchemy as sa
 
 from qupersync_dagster.domain.entities import (
     Column,
@@ -30,7 +28,6 @@ from qupersync_dagster.domain.entities import (
 from qupersync_dagster.domain.errors import DataError
 from qupersync_dagster.domain.services.copy_text import encode_row
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
-from qupersync_dagster_tests.repositories import postgres_engine
 
 pytestmark = pytest.mark.integration
 
@@ -108,24 +105,10 @@ EVERY_TYPE_DDL = [
 
 
 @pytest.fixture
-def engine(pg_server, target_db) -> Iterator[sa.Engine]:
-    with postgres_engine(pg_server, target_db) as engine:
-        yield engine
-
-
-@pytest.fixture
 def target(engine) -> PostgresTargetRepository:
     repository = PostgresTargetRepository(engine)
     repository.create_table(SPEC, SCHEMA)
     return repository
-
-
-@pytest.fixture
-def db(pg_server, target_db):
-    """A plain psycopg2 connection for reading what the repository did, independently."""
-    with contextlib.closing(pg_server.connect(target_db)) as conn:
-        conn.autocommit = True
-        yield conn.cursor()
 
 
 def _batch(*rows: tuple) -> list[RowBatch]:
@@ -400,18 +383,6 @@ def test_an_error_inside_the_partition_rolls_back_and_propagates(target, db):
         raise RuntimeError("the source failed")
 
     assert (_rows(db), _states(db)) == (rows, states)
-
-
-def test_target_fingerprints_count_and_sum_each_day(target, db):
-    _load(target, mode="replace", batches=_batch(_row(1, cost="1.25"), _row(2, cost="-0.50")))
-    db.execute("INSERT INTO cost.usage VALUES ('id-9', '2026-08-04 10:00:00', 2.00, NULL, NULL)")
-
-    found = target.fingerprints(SPEC, date(2026, 8, 1), date(2026, 8, 10))
-
-    assert {day: (f.row_count, f.measure_sum) for day, f in found.items()} == {
-        DAY: (2, "0.75"),
-        date(2026, 8, 4): (1, "2.00"),
-    }
 
 
 def test_an_open_partition_holds_its_lock_against_other_runs(target, pg_server, target_db):

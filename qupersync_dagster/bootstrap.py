@@ -1,0 +1,71 @@
+"""Build the sync service from connection settings: the one place the adapters are wired.
+
+The Dagster resources, the test helpers and the benchmark child all open their repositories here,
+so the source, the target and the service are put together, and closed, the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from qupersync_dagster.domain.services.sync_service import SyncService
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
+from qupersync_dagster.infrastructure.postgres.read_model import PostgresReadModel
+from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
+from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
+from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
+
+
+@contextmanager
+def open_source(settings: RedshiftSettings) -> Iterator[RedshiftSourceRepository]:
+    """The source, connecting on first use; closed on exit."""
+    repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size)
+    try:
+        yield repository
+    finally:
+        repository.close()
+
+
+@contextmanager
+def open_engine(settings: PostgresSettings) -> Iterator[sa.Engine]:
+    """A pool of target connections; disposed on exit."""
+    engine = create_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def open_guarded(settings: PostgresSettings) -> Iterator[GuardedEngine]:
+    """Target connections under the client deadline and error translation (``timeout_s``)."""
+    with open_engine(settings) as engine:
+        yield GuardedEngine(engine, settings.timeout_s)
+
+
+@contextmanager
+def open_read_model(settings: PostgresSettings) -> Iterator[PostgresReadModel]:
+    """What checks and asset metadata read from the mirror; it never writes."""
+    with open_engine(settings) as engine:
+        yield PostgresReadModel(engine, settings.timeout_s)
+
+
+@contextmanager
+def open_target(settings: PostgresSettings) -> Iterator[PostgresTargetRepository]:
+    """The target, its sync state table ensured; its pool disposed on exit."""
+    with open_engine(settings) as engine:
+        yield PostgresTargetRepository(engine, settings.state_schema, settings.timeout_s)
+
+
+@contextmanager
+def open_sync_service(
+    redshift: RedshiftSettings, postgres: PostgresSettings, **options: Any
+) -> Iterator[SyncService]:
+    """A ``SyncService`` over both repositories; ``options`` go to ``SyncService`` itself."""
+    with open_source(redshift) as source, open_target(postgres) as target:
+        yield SyncService(source, target, **options)

@@ -1,0 +1,40 @@
+"""What the checks and the asset's metadata read back from the mirror.
+
+Reading the target to prove a sync right is a different job from writing it: these queries run
+outside any partition transaction, never change a row, and are what the Dagster layer may ask
+of the target directly. Declaring them here keeps that layer off the PostgreSQL adapter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import date
+
+from qupersync_dagster.domain.entities import (
+    KeyViolations,
+    SourceFingerprint,
+    TableSchema,
+    TableSpec,
+)
+
+
+class TargetReadModel(ABC):
+    @abstractmethod
+    def describe(self, spec: TableSpec) -> TableSchema | None:
+        """The target table's columns, or None when it does not exist yet."""
+
+    @abstractmethod
+    def fingerprints(
+        self, spec: TableSpec, start: date, end: date
+    ) -> dict[date, SourceFingerprint]:
+        """The target's own count and measure sum per day, for reconciliation with the source."""
+
+    @abstractmethod
+    def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
+        """NULL and duplicate primary keys among the rows of ``[start, end)``."""
+
+    @abstractmethod
+    def preview(
+        self, spec: TableSpec, start: date, end: date, limit: int = 10
+    ) -> tuple[list[str], list[tuple]]:
+        """A few of the window's rows (column names, rows) to show what was synced."""

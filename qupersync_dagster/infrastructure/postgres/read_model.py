@@ -1,0 +1,93 @@
+"""The mirror as the checks and the asset's metadata read it: counts, sums, keys, a preview.
+
+These reads never write and run outside any day's transaction; they implement the domain's
+``TargetReadModel`` port so the Dagster layer reaches them without knowing the adapter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from psycopg2 import sql
+
+from qupersync_dagster.domain.entities import (
+    KeyViolations,
+    SourceFingerprint,
+    TableSchema,
+    TableSpec,
+)
+from qupersync_dagster.domain.repositories import TargetReadModel
+from qupersync_dagster.infrastructure.postgres import schema
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
+from qupersync_dagster.infrastructure.postgres.sql_fragments import (
+    table,
+    window_params,
+    window_predicate,
+)
+
+
+def fingerprint_query(spec: TableSpec) -> sql.Composed:
+    """Per day of the window: the day, its row count and its exact measure sum (decimal text)."""
+    measure = (
+        sql.SQL("CAST(SUM({}) AS text)").format(sql.Identifier(spec.measure_column))
+        if spec.measure_column
+        else sql.SQL("NULL")
+    )
+    return sql.SQL(
+        "SELECT CAST({column} AS date), COUNT(*), {measure} FROM {table} WHERE {window} GROUP BY 1"
+    ).format(
+        column=sql.Identifier(spec.partition_column),
+        measure=measure,
+        table=table(spec),
+        window=window_predicate(spec),
+    )
+
+
+def key_violations_query(spec: TableSpec) -> sql.Composed:
+    """Rows, rows with a NULL key, duplicated keys and their extra rows, in one grouped scan."""
+    keys = [sql.Identifier(k) for k in spec.primary_key]
+    any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(k) for k in keys)
+    return sql.SQL(
+        "SELECT COALESCE(SUM(n), 0), COALESCE(SUM(n) FILTER (WHERE {any_null}), 0),"
+        " COUNT(*) FILTER (WHERE n > 1 AND NOT ({any_null})),"
+        " COALESCE(SUM(n - 1) FILTER (WHERE n > 1 AND NOT ({any_null})), 0)"
+        " FROM (SELECT {keys}, COUNT(*) AS n FROM {table} WHERE {window} GROUP BY {keys}) AS k"
+    ).format(
+        any_null=any_null,
+        keys=sql.SQL(", ").join(keys),
+        table=table(spec),
+        window=window_predicate(spec),
+    )
+
+
+class PostgresReadModel(TargetReadModel):
+    """``timeout_s`` bounds every read (0: no limit)."""
+
+    def __init__(self, engine: sa.Engine, timeout_s: float = 3600):
+        self.target = GuardedEngine(engine, timeout_s)
+
+    def describe(self, spec: TableSpec) -> TableSchema | None:
+        return schema.describe(self.target, spec)
+
+    def fingerprints(
+        self, spec: TableSpec, start: date, end: date
+    ) -> dict[date, SourceFingerprint]:
+        with self.target.cursor(spec.name) as cursor:
+            cursor.execute(fingerprint_query(spec), window_params(start, end))
+            return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
+
+    def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
+        with self.target.cursor(spec.name) as cursor:
+            cursor.execute(key_violations_query(spec), window_params(start, end))
+            return KeyViolations(*map(int, cursor.fetchone()))
+
+    def preview(
+        self, spec: TableSpec, start: date, end: date, limit: int = 10
+    ) -> tuple[list[str], list[tuple]]:
+        query = sql.SQL("SELECT * FROM {} WHERE {} LIMIT %(limit)s").format(
+            table(spec), window_predicate(spec)
+        )
+        with self.target.cursor(spec.name) as cursor:
+            cursor.execute(query, {**window_params(start, end), "limit": limit})
+            return [d.name for d in cursor.description], cursor.fetchall()

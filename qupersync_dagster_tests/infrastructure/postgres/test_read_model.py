@@ -1,0 +1,90 @@
+"""The read model the checks use, against a real server: what the mirror holds, per day and key.
+
+Each figure is set up by writing rows through the repository and by hand, so the read model has
+to find in the server's tables exactly what is there, including what the sync would never write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from qupersync_dagster.domain.entities import KeyViolations, TableRef
+from qupersync_dagster.infrastructure.postgres.read_model import PostgresReadModel
+from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
+from qupersync_dagster_tests.infrastructure.postgres.test_repository import (
+    DAY,
+    SCHEMA,
+    SPEC,
+    _batch,
+    _load,
+    _row,
+)
+
+pytestmark = pytest.mark.integration
+
+WEEK = (date(2026, 8, 1), date(2026, 8, 10))
+
+
+@pytest.fixture
+def target(engine) -> PostgresTargetRepository:
+    repository = PostgresTargetRepository(engine)
+    repository.create_table(SPEC, SCHEMA)
+    return repository
+
+
+@pytest.fixture
+def mirror(engine) -> PostgresReadModel:
+    return PostgresReadModel(engine)
+
+
+def test_target_fingerprints_count_and_sum_each_day(target, mirror, db):
+    _load(target, mode="replace", batches=_batch(_row(1, cost="1.25"), _row(2, cost="-0.50")))
+    db.execute("INSERT INTO cost.usage VALUES ('id-9', '2026-08-04 10:00:00', 2.00, NULL, NULL)")
+
+    found = mirror.fingerprints(SPEC, *WEEK)
+
+    assert {day: (f.row_count, f.measure_sum) for day, f in found.items()} == {
+        DAY: (2, "0.75"),
+        date(2026, 8, 4): (1, "2.00"),
+    }
+
+
+def test_key_violations_count_null_and_duplicate_keys_of_the_window_only(target, mirror, db):
+    _load(target, mode="replace", batches=_batch(_row(1), _row(2)))
+    db.execute("ALTER TABLE cost.usage DROP CONSTRAINT usage_pkey, ALTER COLUMN id DROP NOT NULL")
+    hand_written = [
+        ("id-1", f"{DAY} 05:00:00"),  # id-1 now held by three rows
+        ("id-1", f"{DAY} 06:00:00"),
+        (None, f"{DAY} 07:00:00"),
+        ("id-2", "2026-08-12 00:00:00"),  # outside the window
+    ]
+    db.executemany("INSERT INTO cost.usage (id, usage_start) VALUES (%s, %s)", hand_written)
+
+    found = mirror.key_violations(SPEC, *WEEK)
+
+    assert found == KeyViolations(rows=5, null_key_rows=1, duplicate_keys=1, duplicate_rows=2)
+
+
+def test_key_violations_of_a_clean_window_are_zero(target, mirror):
+    _load(target, mode="replace", batches=_batch(_row(1), _row(2)))
+
+    assert mirror.key_violations(SPEC, *WEEK) == KeyViolations(2, 0, 0, 0)
+
+
+def test_preview_shows_column_names_and_at_most_limit_rows_of_the_window(target, mirror, db):
+    _load(target, mode="replace", batches=_batch(_row(1), _row(2), _row(3)))
+    db.execute("INSERT INTO cost.usage (id, usage_start) VALUES ('id-9', '2026-08-12 00:00:00')")
+
+    columns, rows = mirror.preview(SPEC, *WEEK, limit=2)
+
+    assert columns == list(SCHEMA.names)
+    assert len(rows) == 2 and {r[0] for r in rows} <= {"id-1", "id-2", "id-3"}
+
+
+def test_the_read_model_describes_the_table_or_says_it_is_missing(target, mirror):
+    assert mirror.describe(SPEC) == target.describe(SPEC)
+    assert mirror.describe(SPEC).names == SCHEMA.names
+    assert mirror.describe(replace(SPEC, target=TableRef("cost", "absent"))) is None
