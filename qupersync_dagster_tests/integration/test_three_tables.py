@@ -18,9 +18,8 @@ import pytest
 from qupersync_dagster.devkit import coh_data, cur_data, focus_data
 from qupersync_dagster.domain.entities import PartitionOutcome, SyncMode, TableSpec
 from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.table_list import default_path, load_table_list
-from qupersync_dagster_tests.repositories import postgres_engine, redshift_source
+from qupersync_dagster_tests.repositories import sync_service
 
 pytestmark = pytest.mark.integration
 
@@ -55,11 +54,8 @@ def target(pg_server, target_db) -> Iterator:
 
 @pytest.fixture
 def service(redshift_emulator, pg_server, source_db, target_db) -> Iterator[SyncService]:
-    with (
-        redshift_source(redshift_emulator, pg_server, source_db, 500) as source_repository,
-        postgres_engine(pg_server, target_db) as engine,
-    ):
-        yield SyncService(source_repository, PostgresTargetRepository(engine))
+    with sync_service(redshift_emulator, pg_server, source_db, target_db, 500) as opened:
+        yield opened
 
 
 def _generated(source, spec: TableSpec) -> Callable[..., dict[str, int]]:
