@@ -4,7 +4,8 @@ The digest is computed by the server on each side with the same SQL: an md5 per 
 text form, then an md5 of those in primary-key order. A changed digit of scale, a timestamp
 moved by a time zone, NULL turned into '' or a mangled escape all change it. JSON is compared as
 ``jsonb`` on both sides, because that is what the target stores (``json`` keeps the source's
-spacing, ``jsonb`` normalises it).
+spacing, ``jsonb`` normalises it). Floats are compared in their shortest exact text
+(``extra_float_digits`` 1), whatever the database's default, so one differing bit shows.
 
 A peer that chose other column types (``timestamptz`` for ``timestamp``, say) is compared
 ``lenient``: each target column is cast to the source column's type first, so only values count.
@@ -19,6 +20,7 @@ from psycopg2 import sql
 
 from qupersync_dagster.devkit.embedded import ServerAddress
 
+_SESSION = "SET timezone TO 'UTC'; SET extra_float_digits TO 1"
 _COLUMN_TYPES = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod)
 FROM pg_attribute a
@@ -72,7 +74,7 @@ def digest(
         table=table.qualified,
     )
     with contextlib.closing(server.connect(table.database)) as conn, conn.cursor() as cursor:
-        cursor.execute("SET timezone TO 'UTC'")
+        cursor.execute(_SESSION)
         cursor.execute(query)
         rows, md5 = cursor.fetchone()
     return Digest(rows, md5)
@@ -102,7 +104,7 @@ def differing_columns(
             ]
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(aggregates), table.qualified)
         with contextlib.closing(server.connect(table.database)) as conn, conn.cursor() as cur:
-            cur.execute("SET timezone TO 'UTC'")
+            cur.execute(_SESSION)
             cur.execute(query)
             return cur.fetchone()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bench.peer import DLT_VERSION
 from bench.scenario import Results, SyncRun, Timed
+from qupersync_dagster.devkit.cur_data import CUR_COLUMNS
 
 RSS_LIMIT_MB = 300.0
 SCALED_RSS_TOLERANCE = 0.20
@@ -43,7 +44,8 @@ def render(results: Results) -> str:
     lines += [
         "## Runs",
         "",
-        f"Source: {results.source_rows:,} CUR 2.0 rows (27 columns) over {options.days} days "
+        f"Source: {results.source_rows:,} CUR 2.0 rows ({len(CUR_COLUMNS)} columns, costs in"
+        f" DOUBLE PRECISION) over {options.days} days "
         f"from {options.start}, generated in {results.generate_seconds:.0f} s. Rows/s counts the "
         "rows each run moved over its wall time, connections included. Throughput runs went "
         f"{options.repeat} round(s) each; the fastest counts (all rounds listed), peak RSS is "

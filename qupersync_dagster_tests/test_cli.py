@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 ROWS_PER_DAY = 20
 SOURCE_TABLE = "billing.cur_line_items"
 DAY_ROWS = f"""
-SELECT identity_line_item_id || '/' || identity_time_interval, line_item_unblended_cost
+SELECT identity_line_item_id || '/' || identity_time_interval, line_item_unblended_cost::numeric
 FROM {SOURCE_TABLE}
 WHERE line_item_usage_start_date >= %s AND line_item_usage_start_date < %s::date + 1
 """

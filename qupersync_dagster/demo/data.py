@@ -173,7 +173,7 @@ def write_table_list(path: Path, spec: TableSpec, first_day: date) -> None:
 @dataclass(frozen=True)
 class DayTotals:
     rows: int
-    cost: Decimal  # the sum of the table's measure column
+    cost: Decimal  # the sum of the table's measure column, each value cast to numeric
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def restate(server: ServerAddress, spec: TableSpec, database: str, day: date) ->
 
 def day_totals(conn: connection, spec: TableSpec, day: date) -> DayTotals:
     query = sql.SQL(
-        "SELECT count(*), coalesce(sum({measure}), 0) FROM {table}"
+        "SELECT count(*), coalesce(sum(CAST({measure} AS numeric)), 0) FROM {table}"
         " WHERE {column} >= %(day)s AND {column} < %(day)s + 1"
     ).format(
         measure=sql.Identifier(spec.measure_column or spec.partition_column),

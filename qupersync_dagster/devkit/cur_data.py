@@ -19,11 +19,20 @@ Why the quirks: the sync must survive what real CUR data contains -- negative co
 places, NULL next to empty strings, a month still open (blank invoice id), and now and then a
 description with a tab, a newline, a backslash, a double quote, or non-ASCII text -- so a
 generator without them would let escaping bugs through.
+
+Why two money types: AWS Data Exports deliver CUR 2.0 as Parquet, and loaded into Redshift its
+cost, usage and rate columns are DOUBLE PRECISION and its map columns (``product``,
+``resource_tags``) SUPER. That is the default here (``Money.DOUBLE``; ``json`` stands in for
+SUPER). Costs are then float products (usage times rate), many of which need 16 or 17
+significant digits, and now and then a value that breaks careless float handling replaces one:
+``-0``, a subnormal, the smallest normal double. The legacy CUR's ``numeric(30,10)`` columns stay
+available as ``Money.NUMERIC``, with exact decimal costs.
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
 import functools
 import json
 import math
@@ -36,7 +45,16 @@ from psycopg2 import sql
 from psycopg2.extensions import connection
 from psycopg2.extras import Json
 
-CUR_COLUMNS: tuple[tuple[str, str], ...] = (
+
+class Money(enum.StrEnum):
+    """The type of the cost, usage and rate columns."""
+
+    DOUBLE = "double precision"  # CUR 2.0 as AWS Data Exports load it into Redshift
+    NUMERIC = "numeric(30,10)"  # exact decimals, as the legacy CUR is often loaded
+
+
+_MONEY = "money"  # placeholder in the column list below
+_CUR_LAYOUT: tuple[tuple[str, str], ...] = (
     ("identity_line_item_id", "varchar(64)"),
     ("identity_time_interval", "varchar(64)"),
     ("bill_invoice_id", "varchar(64)"),
@@ -51,20 +69,29 @@ CUR_COLUMNS: tuple[tuple[str, str], ...] = (
     ("line_item_usage_type", "varchar(256)"),
     ("line_item_operation", "varchar(256)"),
     ("line_item_resource_id", "varchar(512)"),
-    ("line_item_usage_amount", "numeric(30,10)"),
-    ("line_item_unblended_rate", "numeric(30,10)"),
-    ("line_item_unblended_cost", "numeric(30,10)"),
-    ("line_item_blended_cost", "numeric(30,10)"),
-    ("line_item_net_unblended_cost", "numeric(30,10)"),
+    ("line_item_usage_amount", _MONEY),
+    ("line_item_unblended_rate", _MONEY),
+    ("line_item_unblended_cost", _MONEY),
+    ("line_item_blended_cost", _MONEY),
+    ("line_item_net_unblended_cost", _MONEY),
     ("line_item_currency_code", "varchar(8)"),
     ("line_item_line_item_description", "varchar(1024)"),
     ("line_item_legal_entity", "varchar(256)"),
-    ("pricing_public_on_demand_cost", "numeric(30,10)"),
+    ("pricing_public_on_demand_cost", _MONEY),
     ("pricing_unit", "varchar(64)"),
+    ("product", "json"),
     ("product_region_code", "varchar(32)"),
     ("resource_tags", "json"),
     ("updated_at", "timestamp"),
 )
+
+
+def cur_columns(money: Money = Money.DOUBLE) -> tuple[tuple[str, str], ...]:
+    """(name, DDL type) of the CUR 2.0 columns, in order, with ``money`` for amounts."""
+    return tuple((name, money.value if kind == _MONEY else kind) for name, kind in _CUR_LAYOUT)
+
+
+CUR_COLUMNS = cur_columns()
 PRIMARY_KEY = ("identity_line_item_id", "identity_time_interval")
 
 
@@ -261,6 +288,19 @@ _REGIONS = (
     ("sa-east-1", "SAE1", 5),
 )
 
+# About one usage row in 256 has one of these as its base cost (and derived costs) when costs are
+# floats: signed zero, subnormals, the smallest normal double, values needing 17 digits.
+_FLOAT_EDGES = (
+    "-0",
+    "1.2345678901234567e-320",
+    "2.2250738585072014e-308",
+    "2.225073858507201e-308",
+    "0.30000000000000004",
+    "1.0000000000000002",
+    "123456.78901234567",
+    "4.9406564584124654e-312",
+)
+
 _compact_json = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
 # Each resource carries one of these, or none (one in ten); rows without a resource have none,
@@ -320,6 +360,8 @@ choices AS MATERIALIZED (
            CASE WHEN NOT t.adjustment THEN s.step END AS step,
            CASE WHEN t.adjustment THEN 50000000000 ELSE s.max_steps END AS max_steps,
            CASE WHEN t.adjustment THEN 0.0000000001 ELSE s.step * s.rate END AS unit_cost,
+           CASE WHEN t.adjustment THEN 0.0000000001 ELSE s.step END AS unit,
+           CASE WHEN t.adjustment THEN 1 ELSE s.rate END AS price,
            CASE WHEN t.descriptions IS NULL THEN s.description
                 ELSE format(t.descriptions[slot %% cardinality(t.descriptions) + 1],
                             s.product_code, s.description)
@@ -341,6 +383,10 @@ resources AS MATERIALIZED (
                AS usage_type,
            coalesce(format(s.resource, r.code, a.account_id, left(h.m, 16), h.m::uuid,
                            upper(substr(h.m, 17, 13))), '') AS resource_id,
+           ('{{"region":"' || CASE WHEN s.is_global THEN 'global' ELSE r.code END
+            || '","servicecode":"' || s.product_code || '","usagetype":"'
+            || CASE WHEN s.is_global THEN s.usage_type ELSE r.prefix || '-' || s.usage_type END
+            || '"}}')::json AS product,
            CASE WHEN s.resource IS NOT NULL AND ('x' || substr(h.m, 30, 2))::bit(8)::int >= 26
                 THEN %(tags)s::json -> (('x' || substr(h.m, 25, 4))::bit(16)::int
                                         %% json_array_length(%(tags)s::json))
@@ -399,7 +445,9 @@ draws AS (
            (h1 >> 44) & 7 AS k,
            (h2 & 1048575) %% 500 = 0 AS special,
            (h2 & 1048575) / 500 %% %(special_count)s + 1 AS special_i,
-           (h2 >> 20) & 1099511627775 AS amount_draw
+           (h2 >> 20) & 1099511627775 AS amount_draw,
+           ((h1 >> 55) & 255) = 0 AS edge,
+           ((h2 >> 60) & 7) + 1 AS edge_i
     FROM (
         SELECT n, m, h1, h2, ((h1 >> 36) & 255) %% %(account_count)s AS account_i
         FROM (
@@ -419,9 +467,9 @@ priced AS (
            h.account_id, h.usage_start, h.usage_end, h.currency, h.legal_entity, h.updated_at,
            c.name, c.adjustment, c.unblended, c.blended, c.net, c.on_demand, c.product_code,
            c.operation, c.rate, c.pricing_unit, c.description,
-           r.usage_type, r.resource_id, r.region_code, r.tags,
-           ((g.amount_draw %% c.max_steps + 1) * c.step)::numeric(30, 10) AS usage_amount,
-           ((g.amount_draw %% c.max_steps + 1) * c.unit_cost)::numeric(30, 10) AS base_cost
+           r.usage_type, r.resource_id, r.region_code, r.tags, r.product,
+           ((g.amount_draw %% c.max_steps + 1) * c.step)::{money} AS usage_amount,
+           {base_cost} AS base_cost
     FROM draws g
     JOIN choices c ON c.choice = g.choice
     JOIN hours h ON h.hour_key = g.hour_key
@@ -443,22 +491,23 @@ SELECT m AS identity_line_item_id,
        operation AS line_item_operation,
        CASE WHEN adjustment THEN '' ELSE resource_id END AS line_item_resource_id,
        usage_amount AS line_item_usage_amount,
-       rate AS line_item_unblended_rate,
+       rate::{money} AS line_item_unblended_rate,
        -- Multiplying by one, or rounding what is already rounded, costs more than the rest of
        -- a column: skip both.
-       CASE unblended WHEN 1 THEN base_cost ELSE (base_cost * unblended)::numeric(30, 10) END
+       CASE unblended WHEN 1 THEN base_cost ELSE (base_cost * unblended)::{money} END
            AS line_item_unblended_cost,
-       CASE blended WHEN 1 THEN base_cost ELSE (base_cost * blended)::numeric(30, 10) END
+       CASE blended WHEN 1 THEN base_cost ELSE (base_cost * blended)::{money} END
            AS line_item_blended_cost,
-       CASE net WHEN 1 THEN base_cost ELSE (base_cost * net)::numeric(30, 10) END
+       CASE net WHEN 1 THEN base_cost ELSE (base_cost * net)::{money} END
            AS line_item_net_unblended_cost,
        currency AS line_item_currency_code,
        CASE WHEN special THEN (%(specials)s::text[])[special_i] ELSE description END
            AS line_item_line_item_description,
        legal_entity AS line_item_legal_entity,
-       CASE on_demand WHEN 1 THEN base_cost ELSE (base_cost * on_demand)::numeric(30, 10) END
+       CASE on_demand WHEN 1 THEN base_cost ELSE (base_cost * on_demand)::{money} END
            AS pricing_public_on_demand_cost,
        pricing_unit,
+       product,
        CASE WHEN NOT adjustment THEN region_code END AS product_region_code,
        CASE WHEN NOT adjustment THEN tags END AS resource_tags,
        updated_at
@@ -519,7 +568,7 @@ SELECT md5(%(id_prefix)s || i), identity_time_interval, bill_invoice_id,
        line_item_usage_end_date, line_item_product_code, '', '', '', NULL, NULL,
        cost, cost, cost, line_item_currency_code,
        'AWS service credit (late adjustment) for ' || line_item_product_code,
-       line_item_legal_entity, NULL, NULL, NULL, NULL, %(delivered_at)s
+       line_item_legal_entity, NULL, NULL, product, NULL, NULL, %(delivered_at)s
 FROM generate_series(0, %(count)s - 1) AS i
 JOIN (
     SELECT t.*, rank, count(*) OVER () AS templates
@@ -556,6 +605,22 @@ FROM (
 WHERE t.ctid = pick.row_ctid
 """
 
+# How a row's base cost is made: exactly in decimals, or as a float product (usage times rate)
+# with an edge value now and then.
+_BASE_COST = {
+    Money.NUMERIC: "((g.amount_draw %% c.max_steps + 1) * c.unit_cost)::numeric(30, 10)",
+    Money.DOUBLE: """CASE WHEN g.edge AND NOT c.adjustment
+                THEN (%(float_edges)s::text[])[g.edge_i]::double precision
+                ELSE ((g.amount_draw %% c.max_steps + 1) * c.unit)::double precision
+                     * c.price::double precision
+           END""",
+}
+
+_MONEY_TYPE = """
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = %s::regclass AND attname = 'line_item_unblended_cost'
+"""
+
 _GENERATE_SETTINGS = (
     "SET LOCAL enable_mergejoin = off",
     "SET LOCAL enable_nestloop = off",
@@ -581,6 +646,14 @@ def _column_list() -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(name) for name, _ in CUR_COLUMNS)
 
 
+def _money(conn: connection, schema: str, table: str) -> Money:
+    """The money type of an existing CUR table."""
+    with conn, conn.cursor() as cur:
+        cur.execute(_MONEY_TYPE, (_qualified(schema, table).as_string(conn),))
+        (found,) = cur.fetchone()
+    return Money(found)
+
+
 def install_redshift_shims(conn: connection) -> None:
     """Make the Redshift SQL that QuperSync sends work on this PostgreSQL; idempotent; commits.
 
@@ -594,11 +667,14 @@ def install_redshift_shims(conn: connection) -> None:
         cur.execute(_JSON_SERIALIZE_SHIM)
 
 
-def create_source_table(conn: connection, schema: str, table: str) -> None:
+def create_source_table(
+    conn: connection, schema: str, table: str, *, money: Money = Money.DOUBLE
+) -> None:
     """Create ``schema.table`` with the CUR 2.0 columns (and the schema if needed); commits.
 
     The key columns are NOT NULL but there is no PRIMARY KEY: Redshift does not enforce one,
-    and the sync must not rely on the source having one. Also installs the Redshift shims.
+    and the sync must not rely on the source having one. ``money`` is the type of the cost, usage
+    and rate columns; ``generate`` follows the table's. Also installs the Redshift shims.
     """
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}{}").format(
@@ -606,7 +682,7 @@ def create_source_table(conn: connection, schema: str, table: str) -> None:
             sql.SQL(ddl_type),
             sql.SQL(" NOT NULL" if name in PRIMARY_KEY else ""),
         )
-        for name, ddl_type in CUR_COLUMNS
+        for name, ddl_type in cur_columns(money)
     )
     with conn, conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -667,6 +743,7 @@ def _catalog_parameters() -> dict[str, Any]:
         "tags": Json(list(_TAGS), dumps=_compact_json),
         "specials": list(_SPECIAL_DESCRIPTIONS),
         "special_count": len(_SPECIAL_DESCRIPTIONS),
+        "float_edges": list(_FLOAT_EDGES),
     }
 
 
@@ -723,6 +800,7 @@ def generate(
         raise ValueError(f"rows must not be negative, not {rows}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
+    money = _money(conn, schema, table)
     parameters = _catalog_parameters() | {
         "start": start,
         "days": days,
@@ -732,7 +810,7 @@ def generate(
     }
     statement = sql.SQL("INSERT INTO {} ({})").format(
         _qualified(schema, table), _column_list()
-    ) + sql.SQL(_GENERATE)
+    ) + sql.SQL(_GENERATE).format(money=sql.SQL(money.value), base_cost=sql.SQL(_BASE_COST[money]))
     shares = max(1, min(workers, rows // _MIN_ROWS_PER_WORKER))
     bounds = [rows * i // shares for i in range(shares + 1)]
     siblings = [_sibling(conn) for _ in range(shares - 1)]

@@ -132,7 +132,7 @@ def test_restate_reports_exactly_what_changed_in_the_source(pg_server, databases
     day = TODAY - timedelta(days=3)
     day_rows = (
         "SELECT identity_line_item_id || '/' || identity_time_interval,"
-        f" line_item_unblended_cost FROM {SOURCE}"
+        f" line_item_unblended_cost::numeric FROM {SOURCE}"
         " WHERE line_item_usage_start_date >= %s AND line_item_usage_start_date < %s::date + 1"
     )
     before = dict(_rows(pg_server, databases.source, day_rows, (day, day)))

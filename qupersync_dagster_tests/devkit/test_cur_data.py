@@ -16,6 +16,7 @@ from psycopg2.extensions import connection
 from qupersync_dagster.devkit.cur_data import (
     CUR_COLUMNS,
     PRIMARY_KEY,
+    Money,
     create_source_table,
     generate,
     install_redshift_shims,
@@ -117,6 +118,17 @@ def _assert_keys_unique(conn: connection) -> None:
     assert total == distinct
 
 
+def _column_types(conn: connection) -> dict[str, str]:
+    return dict(
+        _all(
+            conn,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            (SCHEMA, TABLE),
+        )
+    )
+
+
 def test_the_table_has_the_cur_columns_in_order(source: connection) -> None:
     columns = _all(
         source,
@@ -125,8 +137,40 @@ def test_the_table_has_the_cur_columns_in_order(source: connection) -> None:
         (SCHEMA, TABLE),
     )
     assert [name for name, _ in columns] == [name for name, _ in CUR_COLUMNS]
-    assert len(columns) == 27
+    assert len(columns) == 28
     assert {name for name, nullable in columns if nullable == "NO"} == set(PRIMARY_KEY)
+
+
+def test_costs_are_doubles_and_maps_super_like_as_redshift_holds_cur_2(
+    source: connection,
+) -> None:
+    types = _column_types(source)
+    assert {name for name, kind in types.items() if kind == "double precision"} == (
+        COST_COLUMNS | {"line_item_usage_amount", "line_item_unblended_rate"}
+    )
+    assert {name for name, kind in types.items() if kind == "json"} == {"product", "resource_tags"}
+    assert "numeric" not in types.values()
+
+
+def test_the_numeric_variant_keeps_exact_ten_decimal_costs(
+    pg_server: ServerAddress, source_db: str
+) -> None:
+    with contextlib.closing(pg_server.connect(source_db)) as conn:
+        create_source_table(conn, SCHEMA, TABLE, money=Money.NUMERIC)
+        generate(conn, SCHEMA, TABLE, start=START, days=2, rows=2_000)
+        types = _column_types(conn)
+        assert {name for name, kind in types.items() if kind == "numeric"} == (
+            COST_COLUMNS | {"line_item_usage_amount", "line_item_unblended_rate"}
+        )
+        # Ten decimal places in use, not just declared.
+        assert (
+            _one(
+                conn,
+                f"SELECT count(*) FROM {SCHEMA}.{TABLE} "
+                "WHERE line_item_unblended_cost <> round(line_item_unblended_cost, 9)",
+            )
+            > 2_000 / 10
+        )
 
 
 def test_rows_are_spread_evenly_over_the_days(generated: connection) -> None:
@@ -189,15 +233,24 @@ def test_the_data_looks_like_a_real_cur(generated: connection) -> None:
         )
         == 0
     )
-    # Ten decimal places in use, not just declared.
-    assert (
-        _one(
-            generated,
-            f"SELECT count(*) FROM {SCHEMA}.{TABLE} "
-            "WHERE line_item_unblended_cost <> round(line_item_unblended_cost, 9)",
+    # Float costs as a Parquet CUR holds them: many need more than 15 significant digits, and
+    # a few are signed zeros, subnormals or the smallest normal double.
+    with generated.cursor() as cur:
+        cur.execute("SET LOCAL extra_float_digits = 0")  # 15 significant digits
+        cur.execute(
+            f"SELECT count(*) FILTER (WHERE line_item_unblended_cost::text::float8"
+            "                               <> line_item_unblended_cost),"
+            "        count(*) FILTER (WHERE line_item_unblended_cost = 0"
+            "                         AND line_item_unblended_cost::text = '-0'),"
+            "        count(*) FILTER (WHERE line_item_unblended_cost <> 0"
+            "                         AND abs(line_item_unblended_cost) < 2.2250738585072014e-308),"
+            "        count(*) FILTER (WHERE line_item_unblended_cost = 2.2250738585072014e-308)"
+            f" FROM {SCHEMA}.{TABLE}"
         )
-        > ROWS / 10
-    )
+        over_15_digits, negative_zeros, subnormals, smallest_normal = cur.fetchone()
+    generated.rollback()
+    assert over_15_digits > ROWS / 10
+    assert negative_zeros > 0 and subnormals > 0 and smallest_normal > 0
 
     currencies = Counter(
         dict(

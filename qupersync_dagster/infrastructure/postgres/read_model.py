@@ -18,6 +18,7 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
 )
 from qupersync_dagster.domain.repositories import TargetReadModel
+from qupersync_dagster.infrastructure.float_sql import float_measure_sum, has_float_measure
 from qupersync_dagster.infrastructure.postgres import schema
 from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 from qupersync_dagster.infrastructure.postgres.sql_fragments import (
@@ -27,13 +28,20 @@ from qupersync_dagster.infrastructure.postgres.sql_fragments import (
 )
 
 
-def fingerprint_query(spec: TableSpec) -> sql.Composed:
-    """Per day of the window: the day, its row count and its exact measure sum (decimal text)."""
-    measure = (
-        sql.SQL("CAST(SUM({}) AS text)").format(sql.Identifier(spec.measure_column))
-        if spec.measure_column
-        else sql.SQL("NULL")
-    )
+def fingerprint_query(spec: TableSpec, columns: TableSchema | None) -> sql.Composed:
+    """Per day of the window: the day, its row count and its exact measure sum (decimal text).
+
+    A float measure (in the mirror's ``columns``) is summed by the source's float rule.
+    """
+    if not spec.measure_column:
+        measure = sql.SQL("NULL")
+    else:
+        rule = (
+            float_measure_sum("{column}")
+            if has_float_measure(spec, columns)
+            else "CAST(SUM({column}) AS text)"
+        )
+        measure = sql.SQL(rule).format(column=sql.Identifier(spec.measure_column))
     return sql.SQL(
         "SELECT CAST({column} AS date), COUNT(*), {measure} FROM {table} WHERE {window} GROUP BY 1"
     ).format(
@@ -73,8 +81,9 @@ class PostgresReadModel(TargetReadModel):
     def fingerprints(
         self, spec: TableSpec, start: date, end: date
     ) -> dict[date, SourceFingerprint]:
+        query = fingerprint_query(spec, self.describe(spec))
         with self.target.cursor(spec.name) as cursor:
-            cursor.execute(fingerprint_query(spec), window_params(start, end))
+            cursor.execute(query, window_params(start, end))
             return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
 
     def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:

@@ -3,6 +3,9 @@
 A day is rebuilt by deleting and re-inserting it in one transaction, so re-running after a
 restatement leaves exactly one set of rows per day. The transaction is opened through the guard
 like every other use of the target: bounded by the client deadline, failures translated.
+Measures are summed as ``numeric``: a float measure (CUR 2.0 costs are DOUBLE PRECISION) then
+counts each value as PostgreSQL casts it, to 15 significant digits, and its sum no longer depends
+on the order rows are read in.
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ def rebuild(
     select = (
         [sql.SQL("CAST({} AS date)").format(partition)]
         + [sql.Identifier(column) for _, column in SUMMARY_DIMENSIONS]
-        + [sql.SQL("SUM({})").format(sql.Identifier(column)) for _, column in SUMMARY_MEASURES]
+        + [
+            sql.SQL("SUM(CAST({} AS numeric))").format(sql.Identifier(column))
+            for _, column in SUMMARY_MEASURES
+        ]
         + [sql.SQL("COUNT(*)")]
     )
     group_by = sql.SQL(", ").join(sql.SQL(str(i)) for i in range(1, len(SUMMARY_DIMENSIONS) + 2))

@@ -178,7 +178,7 @@ class RedshiftSourceRepository(SourceRepository):
     def fingerprints(
         self, spec: TableSpec, schema: TableSchema, start: date, end: date
     ) -> dict[date, SourceFingerprint]:
-        rows = self._query(sql.fingerprints(spec, start, end), f"table {spec.name!r}")
+        rows = self._query(sql.fingerprints(spec, start, end, schema), f"table {spec.name!r}")
         return {
             _as_date(day): SourceFingerprint(int(count), measure, watermark)
             for day, count, measure, watermark in rows

@@ -33,6 +33,12 @@ from qupersync_dagster.domain.entities import (
     TypeKind,
 )
 from qupersync_dagster.domain.errors import ConfigError
+from qupersync_dagster.infrastructure.float_sql import (
+    FLOAT_KINDS,
+    exact_float_text,
+    float_measure_sum,
+    has_float_measure,
+)
 
 CURSOR = "qupersync_rows"
 MAX_VARCHAR_BYTES = 65_535
@@ -95,14 +101,24 @@ def describe_columns(ref: TableRef) -> RedshiftQuery:
     )
 
 
-def fingerprints(spec: TableSpec, start: date, end: date) -> RedshiftQuery:
-    """Row count, measure sum and max watermark per day of ``[start, end)``: one grouped scan."""
+def _measure_sum(spec: TableSpec, schema: TableSchema | None) -> str:
+    """The exact decimal SUM, or for a float column the order-independent ``float_measure_sum``."""
+    if not spec.measure_column:
+        return "CAST(NULL AS VARCHAR(64))"
+    if has_float_measure(spec, schema):
+        return float_measure_sum(identifier(spec.measure_column))
+    return f"CAST(SUM({identifier(spec.measure_column)}) AS VARCHAR(64))"
+
+
+def fingerprints(
+    spec: TableSpec, start: date, end: date, schema: TableSchema | None = None
+) -> RedshiftQuery:
+    """Row count, measure sum and max watermark per day of ``[start, end)``: one grouped scan.
+
+    ``schema`` tells whether the measure is a float column (see ``float_measure_sum``).
+    """
     partition = identifier(spec.partition_column)
-    measure = (
-        f"CAST(SUM({identifier(spec.measure_column)}) AS VARCHAR(64))"
-        if spec.measure_column
-        else "CAST(NULL AS VARCHAR(64))"
-    )
+    measure = _measure_sum(spec, schema)
     watermark = (
         f"CAST(MAX({identifier(spec.watermark_column)}) AS VARCHAR(64))"
         if spec.watermark_column
@@ -176,6 +192,8 @@ def _rendered(name: str, column_type: ColumnType) -> str:
         text = _escaped(_text(column, column_type))
     elif kind is TypeKind.BOOLEAN:
         text = f"CASE WHEN {column} THEN 't' WHEN NOT {column} THEN 'f' END"
+    elif kind in FLOAT_KINDS:
+        text = exact_float_text(column, kind)  # not CAST: it follows extra_float_digits
     else:
         text = f"CAST({column} AS VARCHAR)"
     return f"COALESCE({text}, {_NULL})"

@@ -36,11 +36,17 @@ def days(today) -> list[date]:
 
 
 @pytest.fixture
-def recent_source(pg_server, source_db, days):
+def money() -> cur_data.Money:
+    """The type of the source's costs (a test may parametrize it)."""
+    return cur_data.Money.DOUBLE
+
+
+@pytest.fixture
+def recent_source(pg_server, source_db, days, money):
     """``billing.cur_line_items`` with ``ROWS_PER_DAY`` rows on each of ``days``."""
     conn = pg_server.connect(source_db)
     try:
-        cur_data.create_source_table(conn, "billing", TABLE)
+        cur_data.create_source_table(conn, "billing", TABLE, money=money)
         cur_data.generate(
             conn, "billing", TABLE, start=days[0], days=DAYS, rows=DAYS * ROWS_PER_DAY
         )

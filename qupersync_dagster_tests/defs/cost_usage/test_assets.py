@@ -168,8 +168,10 @@ SUMMARY_OF_SOURCE = """
         SELECT CAST(line_item_usage_start_date AS date) AS d, line_item_usage_account_id AS a,
                line_item_product_code AS p, product_region_code AS r,
                line_item_line_item_type AS t, line_item_currency_code AS c,
-               SUM(line_item_unblended_cost) AS u, SUM(line_item_net_unblended_cost) AS n,
-               SUM(pricing_public_on_demand_cost) AS o, SUM(line_item_usage_amount) AS q,
+               SUM(line_item_unblended_cost::numeric) AS u,
+               SUM(line_item_net_unblended_cost::numeric) AS n,
+               SUM(pricing_public_on_demand_cost::numeric) AS o,
+               SUM(line_item_usage_amount::numeric) AS q,
                COUNT(*) AS k
         FROM {table} WHERE line_item_usage_start_date >= %s AND line_item_usage_start_date < %s
         GROUP BY 1, 2, 3, 4, 5, 6) AS s

@@ -10,9 +10,10 @@ import pytest
 
 from qupersync_dagster.definitions import build_definitions
 from qupersync_dagster.defs.cost_usage.schedules import partition_tags
+from qupersync_dagster.devkit.cur_data import Money
 from qupersync_dagster.infrastructure.table_list import load_table_list
 from qupersync_dagster_tests.defs.cost_usage.conftest import SOURCE_TABLE, TABLE, TARGET_TABLE
-from qupersync_dagster_tests.tables import scalar
+from qupersync_dagster_tests.tables import float_measure_units, scalar
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +49,18 @@ def run_checks(defs, resources):
     return run
 
 
-def _day_totals(server, database: str, table: str, day) -> tuple[int, Decimal]:
+def _day_totals(server, database: str, table: str, day, money: Money) -> tuple[int, Decimal]:
+    """Row count and measure sum of ``day``: the exact SUM, or for float costs the float rule."""
     window = (day, day + timedelta(days=1))
     count = scalar(server, database, DAY_TOTALS.format(what="COUNT(*)", table=table), window)
+    if money is Money.DOUBLE:
+        costs = scalar(
+            server,
+            database,
+            DAY_TOTALS.format(what="array_agg(line_item_unblended_cost)", table=table),
+            window,
+        )
+        return count, Decimal(float_measure_units(costs))
     total = scalar(
         server,
         database,
@@ -107,12 +117,13 @@ summary:
             assert specs["primary_key_unique_not_null"].partitions_def == asset_partitions
 
 
+@pytest.mark.parametrize("money", [Money.NUMERIC, Money.DOUBLE])
 def test_reconciled_passes_after_a_sync_and_fails_when_a_target_cost_is_edited(
-    sync, run_checks, days, pg_server, source_db, target_db, target_conn
+    sync, run_checks, days, pg_server, source_db, target_db, target_conn, money
 ):
     day = days[1]
     checks = _evaluations(sync(day, day))
-    expected_rows, expected_sum = _day_totals(pg_server, source_db, SOURCE_TABLE, day)
+    expected_rows, expected_sum = _day_totals(pg_server, source_db, SOURCE_TABLE, day, money)
     assert expected_rows > 0
     reconciled = checks["reconciled_with_source"]
     assert reconciled.passed and reconciled.partition == day.isoformat()
@@ -129,7 +140,7 @@ def test_reconciled_passes_after_a_sync_and_fails_when_a_target_cost_is_edited(
             (day, day + timedelta(days=1)),
         )
         assert cursor.rowcount == 1
-    edited_rows, edited_sum = _day_totals(pg_server, target_db, TARGET_TABLE, day)
+    edited_rows, edited_sum = _day_totals(pg_server, target_db, TARGET_TABLE, day, money)
 
     reconciled = run_checks(day, day)["reconciled_with_source"]
     assert not reconciled.passed
@@ -139,7 +150,13 @@ def test_reconciled_passes_after_a_sync_and_fails_when_a_target_cost_is_edited(
     assert sides["source_rows"] == sides["target_rows"] == edited_rows == expected_rows
     assert Decimal(sides["source_sum"]) == expected_sum
     assert Decimal(sides["target_sum"]) == edited_sum
-    assert Decimal(sides["sum_difference"]) == edited_sum - expected_sum == Decimal("1E-10")
+    # A ten-billionth of a currency unit: exactly that in decimals; as a float, about 110 units
+    # of 2^-40 (1e-10 * 2^40 = 109.95), give or take the rounding of the edited float.
+    assert Decimal(sides["sum_difference"]) == edited_sum - expected_sum
+    if money is Money.NUMERIC:
+        assert edited_sum - expected_sum == Decimal("1E-10")
+    else:
+        assert 108 <= edited_sum - expected_sum <= 111
 
 
 def test_reconciled_over_a_range_flags_a_missing_day_and_passes_a_day_empty_on_both_sides(

@@ -18,7 +18,7 @@ SCHEDULE = f"{TABLE}_schedule"
 SOURCE_BY_DAY = """
     SELECT json_object_agg(d, json_build_array(n, c)) FROM (
         SELECT CAST(line_item_usage_start_date AS date) AS d, COUNT(*) AS n,
-               SUM(line_item_unblended_cost)::text AS c
+               SUM(line_item_unblended_cost::numeric)::text AS c
         FROM billing.cur_line_items
         WHERE line_item_usage_start_date >= %s AND line_item_usage_start_date < %s GROUP BY 1
     ) AS s

@@ -1,0 +1,144 @@
+"""The float SQL on a real PostgreSQL, judged against exact arithmetic done in Python.
+
+``exact_float_text`` must give back the very bits it was given, for every double (random bit
+patterns included) and every real; ``float_measure_sum`` must equal the rule it documents,
+``sum(sign(x) * floor(|x| * 2^40))``, computed here with exact fractions.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import pytest
+import sqlglot
+
+from qupersync_dagster.domain.entities import TypeKind
+from qupersync_dagster.infrastructure.float_sql import exact_float_text, float_measure_sum
+from qupersync_dagster_tests.tables import float_measure_units, redshift_float_digits
+
+pytestmark = pytest.mark.integration
+
+EDGES = [
+    0.0,
+    -0.0,
+    5e-324,
+    -5e-324,
+    2.225073858507201e-308,
+    2.2250738585072014e-308,
+    0.1 + 0.2,
+    1 / 3,
+    1e-10,
+    -4.35e-11,
+    123456.78901234567,
+    2.0**53 + 2,
+    -(2.0**62) + 1024,
+    1.7976931348623157e308,
+    -1.7976931348623157e308,
+]
+NON_FINITE = [math.inf, -math.inf, math.nan]
+
+
+def _random_doubles(count: int) -> list[float]:
+    draw = random.Random(20261202)
+    values = [struct.unpack("<d", struct.pack("<Q", draw.getrandbits(64)))[0] for _ in range(count)]
+    return [v for v in values if math.isfinite(v)]
+
+
+def _random_reals(count: int) -> list[float]:
+    draw = random.Random(20261203)
+    values = [struct.unpack("<f", struct.pack("<I", draw.getrandbits(32)))[0] for _ in range(count)]
+    return [v for v in values if math.isfinite(v)]
+
+
+@pytest.fixture
+def floats(pg_server, source_db):
+    """A cursor on a table ``f(x double precision, r real)``, in a database rendering 15 digits."""
+    with redshift_float_digits(pg_server, source_db) as cur:
+        cur.execute("CREATE TABLE f (x double precision, r real)")
+        yield cur
+
+
+def _insert(cur, values: list[float], column: str = "x") -> None:
+    # Bound as text so that no client-side formatting stands between Python and float8in.
+    rows = [(v.hex() if math.isfinite(v) else repr(v),) for v in values]
+    cur.executemany(f"INSERT INTO f ({column}) VALUES (%s::float8)", rows)
+
+
+def _bits(cur, expression: str) -> list[tuple]:
+    cur.execute(f"SELECT float8send(x), float8send(({expression})::float8) FROM f")
+    return cur.fetchall()
+
+
+def test_doubles_render_to_text_that_reads_back_bit_for_bit(floats):
+    _insert(floats, EDGES + NON_FINITE + _random_doubles(5_000))
+    pairs = _bits(floats, exact_float_text("x"))
+    assert len(pairs) > 5_000
+    assert [original for original, _ in pairs] == [copy for _, copy in pairs]
+
+
+def test_reals_render_via_double_and_read_back_as_the_same_real(floats):
+    reals = [-0.0, *NON_FINITE, *_random_reals(2_000)]
+    _insert(floats, reals, "r")
+    rendered = exact_float_text("r", TypeKind.REAL)
+    floats.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE float4send(({rendered})::real)"
+        "                                  IS DISTINCT FROM float4send(r))"
+        " FROM f WHERE r IS NOT NULL"
+    )
+    checked, different = floats.fetchone()
+    assert checked > 1_000 and different == 0
+
+
+def test_signed_zero_and_specials_render_as_postgresql_reads_them(floats):
+    _insert(floats, [-0.0, 0.0, *NON_FINITE])
+    floats.execute(f"SELECT {exact_float_text('x')} FROM f")
+    rendered = sorted(text for (text,) in floats.fetchall())
+    assert rendered == sorted(["-0", "0", "Infinity", "-Infinity", "NaN"])
+
+
+def _fingerprint(cur) -> str | None:
+    cur.execute(f"SELECT {float_measure_sum('x')} FROM f")
+    return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        EDGES,
+        _random_doubles(3_000),
+        [1e16, 1.0, -1e16, 0.1, 0.2, -0.3, 2.0**61, -(2.0**-1000)],
+        [3e25, 2.0**62, -(2.0**70), 1e300, *NON_FINITE],
+    ],
+    ids=["edges", "random", "cancelling", "saturating"],
+)
+def test_the_measure_sum_is_the_documented_rule_exactly(floats, values):
+    _insert(floats, values)
+    assert _fingerprint(floats) == str(float_measure_units(values))
+
+
+def test_the_measure_sum_does_not_depend_on_the_order_of_the_rows(floats):
+    values = [1e16, 1.0, -1e16, 0.1, 0.2, 0.3, -0.6, 5e-324, 123456.78901234567] * 50
+    _insert(floats, values)
+    expected = _fingerprint(floats)
+    floats.execute("TRUNCATE f")
+    _insert(floats, list(reversed(values)))
+    assert _fingerprint(floats) == expected == str(float_measure_units(values))
+
+
+def test_the_measure_sum_of_nulls_only_is_null_like_sum(floats):
+    floats.execute("INSERT INTO f (x) VALUES (NULL), (NULL)")
+    assert _fingerprint(floats) is None
+
+
+def test_a_cost_changed_by_a_ten_billionth_changes_the_sum(floats):
+    _insert(floats, [0.1, 12.3456789012, -0.0000000001])
+    before = _fingerprint(floats)
+    floats.execute("UPDATE f SET x = x + 1e-10 WHERE x = 0.1")
+    assert _fingerprint(floats) != before
+
+
+@pytest.mark.parametrize("sql", [exact_float_text('"x"'), float_measure_sum('"x"')])
+def test_the_expressions_are_redshift_sql(sql):
+    sqlglot.parse_one(f'SELECT {sql} FROM "billing"."t"', read="redshift")
