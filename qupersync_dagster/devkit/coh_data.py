@@ -102,7 +102,7 @@ _TAGS = (
 # ``refreshed_at`` NULL: each recommendation was last refreshed up to six hours after it was
 # first seen; otherwise all were refreshed then (a later export). After-discount figures are
 # 7% lower for the accounts under an enterprise discount (every other one).
-_SELECT = """
+_SELECT = source_tables.with_hashed_ids("""
 WITH
 kinds AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(kinds)s) AS k(
@@ -121,13 +121,7 @@ draws AS (
            ((h2 >> 20) & 255) %% 3 AS lookback_i,
            ((h2 >> 28) & 255) %% (%(tag_count)s + 1) AS tag_i,
            ((h2 >> 36) & 1048575) %% 21600 AS refresh_delay
-    FROM (
-        SELECT n, m, hashtextextended(m, 1) AS h1, hashtextextended(m, 2) AS h2
-        FROM (
-            SELECT n, md5(%(id_prefix)s || n) AS m
-            FROM generate_series(0::bigint, %(rows)s - 1) AS n
-        ) ids
-    ) hashed
+    FROM HASHED_IDS
 ),
 estimated AS (
     SELECT d.*, k.*,
@@ -174,7 +168,7 @@ SELECT rtrim(encode(decode(m, 'hex'), 'base64'), '=') AS recommendation_id,
            AS last_refresh_timestamp,
        first_seen AS first_seen_at
 FROM estimated
-"""
+""")
 
 _REFRESH = """
 UPDATE {table} t

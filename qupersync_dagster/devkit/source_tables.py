@@ -25,6 +25,17 @@ Columns = tuple[tuple[str, str], ...]
 # JSON maps are written compactly, as Redshift's JSON_SERIALIZE writes SUPER.
 compact_json = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
+# Row numbers 0..rows-1 with their ids (md5 of the prefix and the number) and two 64-bit hashes
+# of each id, whose bits make every per-row choice. A generator's SELECT says ``FROM HASHED_IDS``
+# and passes through ``with_hashed_ids``.
+_HASHED_IDS = """(
+        SELECT n, m, hashtextextended(m, 1) AS h1, hashtextextended(m, 2) AS h2
+        FROM (
+            SELECT n, md5(%(id_prefix)s || n) AS m
+            FROM generate_series(0::bigint, %(rows)s - 1) AS n
+        ) ids
+    ) hashed"""
+
 # The day's rows, one draw per purpose; ties are broken by the whole row's text, so every pick
 # is a total order whatever the physical layout.
 _COLLECT = """
@@ -73,6 +84,10 @@ CROSS JOIN (
 ) pick
 WHERE cardinality(pick.ctids) > 0
 """
+
+
+def with_hashed_ids(select: str) -> str:
+    return select.replace("HASHED_IDS", _HASHED_IDS)
 
 
 def qualified(schema: str, table: str) -> sql.Composed:
