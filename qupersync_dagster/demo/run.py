@@ -128,6 +128,10 @@ def _start_and_wait(
     say(f"  try it: open {url}/assets/{DEMO_TABLE}, Materialize, type {yesterday}, Launch 1 run")
     say(f"  re-deliver a day, from another terminal: qupersync demo --restate {yesterday}")
     say(f"  (all tables; --table {', '.join(spec.name for spec in tables)} for one)")
+    say(
+        "  then materialize the day again: coh_recommendations (upsert by watermark) reports "
+        "the rows updated, inserted and deleted"
+    )
     say("  Ctrl-C stops everything")
     process.wait()
     raise DemoError(f"dagster dev exited unexpectedly with code {process.returncode}")
