@@ -129,7 +129,7 @@ def measure(rounds: int, rows: int, rows_per_day: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.click", description=__doc__.split("\n")[0]
+        prog="python -m bench.click", description="Time a Materialize click in the demo."
     )
     parser.add_argument("--rounds", type=int, default=3, help="clicks per case (default 3)")
     parser.add_argument("--rows", type=int, default=30_000, help="rows of the new day (30,000)")
