@@ -47,7 +47,10 @@ def target_db(pg_server) -> str:
 
 @pytest.fixture(scope="session")
 def redshift_emulator(pg_server):
-    """The Redshift wire emulator in front of ``pg_server``: the real driver connects to it."""
+    """The Redshift wire emulator in front of ``pg_server``: the real driver connects to it.
+
+    Strict and single-node, its defaults: sessions behave like a single-node cluster's.
+    """
     from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
 
     with RedshiftWireEmulator(pg_server) as emulator:

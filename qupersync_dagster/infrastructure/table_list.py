@@ -136,6 +136,7 @@ class TableEntry(_Keys):
     schedule_lookback_days: int | None = None
     freshness_lag_days: int | None = None
     tags: Tags = None
+    cursor_budget_rows: int | None = None
 
     def spec(self, where: str) -> TableSpec:
         try:

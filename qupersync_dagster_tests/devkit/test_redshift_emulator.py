@@ -29,11 +29,11 @@ from qupersync_dagster.devkit.redshift_emulator import (
     filter_startup_packet,
     rewrite_parameter_status,
 )
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import SOCKET_TIMEOUT, connect
 
 pytestmark = pytest.mark.integration
 
 ROWS = 50_000
-SOCKET_TIMEOUT = 5.0
 STREAM_QUERY = "SELECT id, tag, cost FROM usage ORDER BY id"
 
 
@@ -58,19 +58,6 @@ def usage_table(pg_server: ServerAddress, source_db: str) -> str:
             (ROWS,),
         )
     return source_db
-
-
-def _redshift(emu: RedshiftWireEmulator, server: ServerAddress, database: str, **kwargs):
-    options = {"timeout": SOCKET_TIMEOUT, **kwargs}
-    return redshift_connector.connect(
-        host=emu.host,
-        port=emu.port,
-        database=database,
-        user=server.user,
-        password="trusted-anyway",
-        ssl=False,
-        **options,
-    )
 
 
 def _psycopg(proxy: RedshiftWireEmulator, server: ServerAddress, database: str):
@@ -250,7 +237,7 @@ def test_framer_finds_whole_messages_however_the_stream_is_split() -> None:
 def test_driver_connects_and_queries(
     emulator: RedshiftWireEmulator, pg_server: ServerAddress, source_db: str
 ) -> None:
-    with contextlib.closing(_redshift(emulator, pg_server, source_db)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, source_db)) as conn:
         cur = conn.cursor()
         assert _select_one(conn) == 1
         cur.execute("SELECT %s::int + 1, upper(%s)", (41, "cost"))
@@ -265,7 +252,7 @@ def test_driver_sees_redshift_version_while_queries_see_the_real_one(
         (real_version,) = cur.fetchone()
     assert real_version != REDSHIFT_SERVER_VERSION.decode()
 
-    with contextlib.closing(_redshift(emulator, pg_server, source_db)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, source_db)) as conn:
         assert dict(conn.parameter_statuses)[b"server_version"] == REDSHIFT_SERVER_VERSION
         cur = conn.cursor()
         cur.execute("SHOW server_version")
@@ -279,7 +266,7 @@ def test_cursor_fetch_loop_streams_the_same_rows_as_a_direct_read(
         cur.execute(STREAM_QUERY)
         expected = _digest(cur)
 
-    with contextlib.closing(_redshift(emulator, pg_server, usage_table)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, usage_table)) as conn:
         assert _digest(_fetch_in_batches(conn, 1000)) == expected
     assert expected[0] == ROWS
 
@@ -302,7 +289,7 @@ def test_cut_mid_fetch_fails_the_query_and_spares_the_next_connection(
     emulator: RedshiftWireEmulator, pg_server: ServerAddress, usage_table: str
 ) -> None:
     emulator.cut_after(server_messages=20_000)
-    with contextlib.closing(_redshift(emulator, pg_server, usage_table)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, usage_table)) as conn:
         rows = _fetch_in_batches(conn, 1000)
         assert sum(1 for _ in itertools.islice(rows, 10_000)) == 10_000
         # redshift_connector lets the socket error escape instead of wrapping it in its own.
@@ -310,8 +297,8 @@ def test_cut_mid_fetch_fails_the_query_and_spares_the_next_connection(
             sum(1 for _ in rows)
     assert emulator.cuts == 1
 
-    with contextlib.closing(_redshift(emulator, pg_server, usage_table)) as conn:
-        assert _digest(_fetch_in_batches(conn, 10_000))[0] == ROWS
+    with contextlib.closing(connect(emulator, pg_server, usage_table)) as conn:
+        assert _digest(_fetch_in_batches(conn, 1000))[0] == ROWS
     assert emulator.cuts == 1
 
 
@@ -348,7 +335,7 @@ def test_cut_by_byte_count(
 ) -> None:
     emulator.cut_after(**limit)
     with (
-        contextlib.closing(_redshift(emulator, pg_server, usage_table)) as conn,
+        contextlib.closing(connect(emulator, pg_server, usage_table)) as conn,
         pytest.raises(ConnectionResetError),
     ):
         conn.cursor().execute(STREAM_QUERY)
@@ -377,14 +364,14 @@ def test_stall_makes_a_client_timeout_fire_instead_of_hanging(
     emulator: RedshiftWireEmulator, pg_server: ServerAddress, usage_table: str
 ) -> None:
     emulator.stall_after(server_messages=500)
-    with contextlib.closing(_redshift(emulator, pg_server, usage_table, timeout=1)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, usage_table, timeout=1)) as conn:
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             conn.cursor().execute(STREAM_QUERY)
         assert 1 <= time.monotonic() - started < 4
     assert emulator.cuts == 0
 
-    with contextlib.closing(_redshift(emulator, pg_server, usage_table)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, usage_table)) as conn:
         assert _select_one(conn) == 1
 
 
@@ -392,8 +379,8 @@ def test_cut_all_severs_live_connections_but_keeps_listening(
     emulator: RedshiftWireEmulator, pg_server: ServerAddress, source_db: str
 ) -> None:
     with (
-        contextlib.closing(_redshift(emulator, pg_server, source_db)) as first,
-        contextlib.closing(_redshift(emulator, pg_server, source_db)) as second,
+        contextlib.closing(connect(emulator, pg_server, source_db)) as first,
+        contextlib.closing(connect(emulator, pg_server, source_db)) as second,
     ):
         for conn in (first, second):
             assert _select_one(conn) == 1
@@ -404,7 +391,7 @@ def test_cut_all_severs_live_connections_but_keeps_listening(
             with pytest.raises(ConnectionError):
                 _select_one(conn)
     assert emulator.cuts == 2
-    with contextlib.closing(_redshift(emulator, pg_server, source_db)) as conn:
+    with contextlib.closing(connect(emulator, pg_server, source_db)) as conn:
         assert _select_one(conn) == 1
     assert emulator.connections_opened == 3
 
@@ -414,7 +401,7 @@ def test_stop_closes_live_connections_and_is_idempotent(
 ) -> None:
     emu = RedshiftWireEmulator(pg_server).start()
     assert emu.port != 0
-    with contextlib.closing(_redshift(emu, pg_server, source_db)) as conn:
+    with contextlib.closing(connect(emu, pg_server, source_db)) as conn:
         emu.stop()
         emu.stop()
 
@@ -454,7 +441,7 @@ def test_cli_serves_until_terminated(
 ) -> None:
     cli, host, port = emulator_process
     emu = RedshiftWireEmulator(pg_server, listen_host=host, listen_port=port)
-    with contextlib.closing(_redshift(emu, pg_server, source_db)) as conn:
+    with contextlib.closing(connect(emu, pg_server, source_db)) as conn:
         assert _select_one(conn) == 1
     cli.send_signal(signal.SIGTERM)
     assert cli.wait(timeout=10) == 0

@@ -90,6 +90,7 @@ class FakeSource(SourceRepository):
     batch_size: int = 2
     fail_after_batches: int | None = None
     streams: list[tuple[str, str | None]] = field(default_factory=list)
+    expected_rows: list[int | None] = field(default_factory=list)
     open_streams: int = 0
 
     def describe(self, table: TableRef) -> TableSchema:
@@ -113,8 +114,10 @@ class FakeSource(SourceRepository):
         schema: TableSchema,
         window: PartitionWindow,
         changed_since: str | None = None,
+        expected_rows: int | None = None,
     ) -> Iterator[RowBatch]:
         self.streams.append((window.key, changed_since))
+        self.expected_rows.append(expected_rows)
         rows = [
             row
             for row in self.tables[spec.source].rows

@@ -95,6 +95,15 @@ def test_first_sync_copies_every_day_and_records_its_fingerprint():
     assert {s.fingerprint.schema_signature for s in states.values()} == {SCHEMA.signature()}
 
 
+def test_each_day_is_streamed_with_its_fingerprint_row_count_so_a_large_day_can_be_sliced():
+    rows = [_row(0, n) for n in range(7)] + [_row(1, n) for n in range(2)]
+    source = FakeSource({SOURCE: FakeSourceTable(SCHEMA, rows)})
+
+    SyncService(source, FakeTarget()).sync(_spec(), START, END)
+
+    assert source.expected_rows == [7, 2, 0]
+
+
 def test_resync_of_an_unchanged_source_skips_every_day_and_writes_nothing():
     source, target = _source(), FakeTarget()
     service = SyncService(source, target)

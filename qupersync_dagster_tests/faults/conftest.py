@@ -17,8 +17,12 @@ from qupersync_dagster_tests.faults.services import Endpoints
 
 @pytest.fixture
 def source_wire(pg_server):
-    """A Redshift wire emulator for this test only: arm it to cut or stall the source."""
-    with RedshiftWireEmulator(pg_server) as emulator:
+    """A Redshift wire emulator for this test only: arm it to cut or stall the source.
+
+    Strict, but multi-node and with the server's own session settings: these tests are about
+    faults, not about the FETCH limit or the rendering settings a source session must handle.
+    """
+    with RedshiftWireEmulator(pg_server, single_node=False, session_settings={}) as emulator:
         yield emulator
 
 

@@ -22,7 +22,7 @@ from qupersync_dagster_tests.faults import ledger
 
 def main(argument: str) -> None:
     job = json.loads(argument)
-    spec = ledger.spec(SyncMode(job["mode"]))
+    spec = ledger.spec(SyncMode(job["mode"]), **job.get("spec", {}))
     with open_sync_service(
         RedshiftSettings(**job["redshift"]), PostgresSettings(**job["postgres"])
     ) as service:

@@ -93,9 +93,10 @@ def test_a_forced_second_run_waits_then_rewrites_the_partition_identically(
 
 
 def test_a_manual_materialisation_waits_for_a_running_sync_and_reports_it(
-    restated, pg_server, source_db, target_db, sync_env, tmp_path
+    restated, pg_server, source_db, target_db, sync_env, tmp_path, monkeypatch
 ):
     """A Dagster run started while another run syncs the partition: schedule plus manual."""
+    monkeypatch.setenv("REDSHIFT_PORT", str(restated.emulator.port))  # this test's source wire
     config = tmp_path / "tables.yaml"
     config.write_text(
         f"""

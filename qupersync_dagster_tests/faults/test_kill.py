@@ -41,11 +41,12 @@ def big_day(endpoints, ledger_source):
     return dataclasses.replace(endpoints, redshift={"fetch_size": 500})
 
 
-def _start_child(endpoints, mode: SyncMode) -> subprocess.Popen:
+def _start_child(endpoints, mode: SyncMode, **spec) -> subprocess.Popen:
     job = {
         "redshift": endpoints.redshift_settings().model_dump(),
         "postgres": endpoints.postgres_settings().model_dump(),
         "mode": mode.value,
+        "spec": spec,
         "start": START.isoformat(),
         "end": END.isoformat(),
     }
@@ -130,4 +131,25 @@ def test_a_sync_killed_during_the_upsert_merge_leaves_the_old_partition_and_stat
     assert ledger.snapshot(pg_server, target_db) == before
     with closing(pg_server.connect(target_db)) as conn, conn, conn.cursor() as cursor:
         cursor.execute("DROP FUNCTION public.qs_pause() CASCADE")
+    _then_a_new_run_matches_the_source(big_day, spec, pg_server, source_db, target_db)
+
+
+def test_a_sync_killed_between_the_cursors_of_a_sliced_day_leaves_the_old_partition_and_state(
+    big_day, ledger_source, pg_server, source_db, target_db
+):
+    # The big day exceeds the budget, so it is read by several cursors, one after another, into
+    # the day's one COPY; more rows copied than one slice may hold means a later cursor is open.
+    budget = BIG_ROWS // 4
+    spec = ledger.spec(SyncMode.REPLACE, cursor_budget_rows=budget)
+    with sync_service(big_day) as service:
+        service.sync(spec, START, END)
+    ledger.restate(ledger_source, BIG_DAY)
+    before = ledger.snapshot(pg_server, target_db)
+
+    child = _start_child(big_day, SyncMode.REPLACE, cursor_budget_rows=budget)
+    backend = _wait_for_copied_rows(pg_server, target_db, budget + 1)
+    _kill(child)
+    wait_until_gone(pg_server, backend)
+
+    assert ledger.snapshot(pg_server, target_db) == before
     _then_a_new_run_matches_the_source(big_day, spec, pg_server, source_db, target_db)

@@ -27,11 +27,11 @@ RESTATED = START + timedelta(days=1)
 # Positions chosen to land while the restated day streams (the message names its partition),
 # spread over the day's FETCHes; byte limits also cut inside a message.
 MID_EXTRACT = [
-    pytest.param(SyncMode.REPLACE, {"server_messages": 130}, 4, id="replace-msg130"),
+    pytest.param(SyncMode.REPLACE, {"server_messages": 160}, 4, id="replace-msg160"),
     pytest.param(SyncMode.REPLACE, {"server_messages": 260}, 1, id="replace-msg260"),
     pytest.param(SyncMode.REPLACE, {"server_bytes": 4_321}, 1, id="replace-bytes4321"),
     pytest.param(SyncMode.REPLACE, {"server_bytes": 23_457}, 4, id="replace-bytes23457"),
-    pytest.param(SyncMode.UPSERT, {"server_messages": 110}, 4, id="upsert-msg110"),
+    pytest.param(SyncMode.UPSERT, {"server_messages": 150}, 4, id="upsert-msg150"),
     pytest.param(SyncMode.UPSERT, {"server_messages": 420}, 1, id="upsert-msg420"),
     pytest.param(SyncMode.UPSERT, {"server_bytes": 6_007}, 4, id="upsert-bytes6007"),
     pytest.param(SyncMode.UPSERT, {"server_bytes": 31_013}, 1, id="upsert-bytes31013"),

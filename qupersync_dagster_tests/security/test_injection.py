@@ -17,6 +17,7 @@ import pytest
 import yaml
 from psycopg2 import sql
 
+from qupersync_dagster.devkit.redshift_emulator import compat
 from qupersync_dagster.domain.entities import SyncMode, TableRef, TableSpec
 from qupersync_dagster.domain.errors import ConfigError
 from qupersync_dagster.infrastructure.table_list import load_table_list
@@ -106,6 +107,8 @@ def hostile_source(pg_server, source_db, target_db):
                 for i in range(1, 6)
             ],
         )  # fmt: skip
+    with contextlib.closing(pg_server.connect(source_db)) as conn:
+        compat.install(conn)  # the emulator's Redshift catalogue, installed before the audit
     _guard(pg_server, source_db)
     _guard(pg_server, target_db)
     return [name for name, _ in columns]

@@ -70,6 +70,7 @@ class TableSpec:
     schedule_lookback_days: int = 3
     freshness_lag_days: int = 2
     tags: dict[str, str] = field(default_factory=dict)
+    cursor_budget_rows: int | None = None  # a larger day is read by several cursors
 
     def __post_init__(self) -> None:
         check_identifier(self.name, "name")
@@ -91,5 +92,7 @@ class TableSpec:
             raise ConfigError(f"{where}: watermark_column applies to mode 'upsert' only")
         if self.lookback < timedelta(0):
             raise ConfigError(f"{where}: lookback must not be negative")
+        if self.cursor_budget_rows is not None and self.cursor_budget_rows < 1:
+            raise ConfigError(f"{where}: cursor_budget_rows must be a positive number of rows")
         if self.schedule_lookback_days < 0 or self.freshness_lag_days < 0:
             raise ConfigError(f"{where}: schedule_lookback_days/freshness_lag_days >= 0")

@@ -34,8 +34,11 @@ class SourceRepository(ABC):
         schema: TableSchema,
         window: PartitionWindow,
         changed_since: str | None = None,
+        expected_rows: int | None = None,
     ) -> Iterator[RowBatch]:
         """The window's rows in batches of bounded size, columns in ``schema`` order.
 
         With ``changed_since``, only rows whose watermark column is later than that value.
+        ``expected_rows`` (the fingerprint's count) lets a window within the table's cursor
+        budget be read without first measuring it; a larger one is read in slices.
         """

@@ -129,9 +129,16 @@ class SyncService:
         return results
 
     def _stream(
-        self, spec: TableSpec, schema: TableSchema, window: PartitionWindow, since: str | None
+        self,
+        spec: TableSpec,
+        schema: TableSchema,
+        window: PartitionWindow,
+        since: str | None,
+        fingerprint: SourceFingerprint,
     ) -> _Counted:
-        batches = self.source.stream(spec, schema, window, changed_since=since)
+        batches = self.source.stream(
+            spec, schema, window, changed_since=since, expected_rows=fingerprint.row_count
+        )
         return _Counted(prefetch(batches, self.prefetch_depth))
 
     def _sync_partition(
@@ -195,7 +202,7 @@ class SyncService:
         fingerprint: SourceFingerprint,
     ) -> tuple[int, LoadCounts, bool]:
         """Apply the partition's rows; returns (rows extracted, counts, read the whole window)."""
-        stream = self._stream(spec, schema, window, since)
+        stream = self._stream(spec, schema, window, since, fingerprint)
         with closing(iter(stream)) as batches:
             if spec.mode is SyncMode.REPLACE:
                 counts = load.replace(batches)
@@ -207,7 +214,7 @@ class SyncService:
         # the fingerprint means some were, so reconcile the whole window in this transaction.
         if load.count_rows() == fingerprint.row_count:
             return stream.rows, counts, False
-        full = self._stream(spec, schema, window, None)
+        full = self._stream(spec, schema, window, None, fingerprint)
         with closing(iter(full)) as batches:
             counts = _add(counts, load.upsert(batches, full_window=True))
         return stream.rows + full.rows, counts, True

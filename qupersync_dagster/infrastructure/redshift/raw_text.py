@@ -15,8 +15,15 @@ from contextlib import contextmanager
 import redshift_connector
 from redshift_connector.utils.oids import RedshiftOID
 
-# The types a rendered row or a raw text column arrives as (Redshift: VARCHAR; PostgreSQL: text).
-_TEXT_TYPES = (RedshiftOID.VARCHAR, RedshiftOID.TEXT, RedshiftOID.BPCHAR)
+# The types a rendered row or a raw text column arrives as (Redshift: VARCHAR; PostgreSQL: text),
+# and a spilled SUPER value (Redshift: SUPER; its stand-in on PostgreSQL: json).
+_TEXT_TYPES = (
+    RedshiftOID.VARCHAR,
+    RedshiftOID.TEXT,
+    RedshiftOID.BPCHAR,
+    RedshiftOID.SUPER,
+    RedshiftOID.JSON,
+)
 
 
 def _undecoded(data: bytes, offset: int, length: int) -> bytes:

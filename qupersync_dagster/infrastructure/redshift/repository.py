@@ -2,14 +2,16 @@
 
 The driver buffers a statement's entire result in memory, so a plain SELECT of a month of CUR
 would hold every row at once. Rows are therefore read through a server-side cursor, one FETCH of
-``fetch_size`` rows at a time, inside a read-only transaction that is always ended.
+``fetch_size`` rows at a time (at most what the cluster allows, see ``cluster``), inside a
+read-only transaction that is always ended. A day over the table's cursor budget is read by
+successive cursors over time slices (``slices``) in that one transaction.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from operator import itemgetter
 
 import redshift_connector
@@ -30,9 +32,10 @@ from qupersync_dagster.domain.errors import (
 )
 from qupersync_dagster.domain.repositories import SourceRepository
 from qupersync_dagster.domain.services.copy_text import escape_bytes
-from qupersync_dagster.infrastructure.catalog_types import from_catalog
-from qupersync_dagster.infrastructure.redshift import sql
+from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
+from qupersync_dagster.infrastructure.redshift import cluster, sql
 from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
+from qupersync_dagster.infrastructure.redshift.slices import plan_slices
 from qupersync_dagster.infrastructure.redshift.sql import RowLayout
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 _UNDEFINED_TABLE = "42P01"
 _QUERY_CANCELED = "57014"
 _FIRST_FETCH = 1000
+# Redshift's words when a FETCH asks a single-node cluster for more rows than it allows.
+_SINGLE_NODE_REFUSAL = "for a single node configuration"
 
 
 class SourceTableMissingError(SourceUnavailableError):
@@ -88,6 +93,7 @@ class RedshiftSourceRepository(SourceRepository):
         self._connect = connect
         self._conn: redshift_connector.Connection | None = None
         self.fetch_size = fetch_size
+        self._fetch_limit: int | None = None  # learnt from the cluster once per repository
 
     def close(self) -> None:
         if self._conn is not None:
@@ -138,6 +144,13 @@ class RedshiftSourceRepository(SourceRepository):
             return SourceTableMissingError(f"{what}: the source table does not exist (now)")
         if code == _QUERY_CANCELED:
             return SourceUnavailableError(f"{what}: Redshift cancelled the statement (timeout)")
+        if _SINGLE_NODE_REFUSAL in _server_message(error):
+            # The node count misled us: remember the limit, and let the retry read at it.
+            self._fetch_limit = sql.SINGLE_NODE_FETCH_LIMIT
+            return SourceUnavailableError(
+                f"{what}: the cluster allows at most {sql.SINGLE_NODE_FETCH_LIMIT} rows per FETCH;"
+                " nothing was written, and a retry reads at that size"
+            )
         return error
 
     def _end(self) -> None:
@@ -172,8 +185,22 @@ class RedshiftSourceRepository(SourceRepository):
                     "which QuperSync cannot mirror (supported: varchar, char, integers, numeric, "
                     "real, double precision, boolean, date, timestamp(tz), super)"
                 )
-            columns.append(Column(name, column_type, nullable == "YES"))
+            columns.append(Column(name, column_type, is_nullable(nullable)))
         return TableSchema(tuple(columns))
+
+    def fetch_limit(self) -> int:
+        """Rows per FETCH on this cluster: ``fetch_size``, capped at 1,000 on a single node."""
+        try:
+            return self._learn_fetch_limit()
+        except Exception as error:
+            raise self._fail(error, "asking the cluster its node count") from error
+
+    def _learn_fetch_limit(self) -> int:
+        if self._fetch_limit is None:
+            self._cursor()  # opens the connection, with its error handling
+            nodes = cluster.node_count(self._conn)
+            self._fetch_limit = cluster.fetch_limit(nodes, self.fetch_size)
+        return self._fetch_limit
 
     def fingerprints(
         self, spec: TableSpec, schema: TableSchema, start: date, end: date
@@ -190,27 +217,55 @@ class RedshiftSourceRepository(SourceRepository):
         schema: TableSchema,
         window: PartitionWindow,
         changed_since: str | None = None,
+        expected_rows: int | None = None,
     ) -> Iterator[RowBatch]:
-        select, layout = sql.select_rows(spec, schema, window, changed_since)
-        cursor = self._cursor()
         what = f"table {spec.name!r}, partition {window.key}"
         try:
-            cursor.execute(sql.declare(select))
-            sizes = _fetch_sizes(self.fetch_size)
-            while True:
-                with text_as_bytes(self._conn):
-                    cursor.execute(sql.fetch(next(sizes)))
-                rows = cursor.fetchall()
-                if not rows:
-                    break
-                yield RowBatch(_encode(rows, layout), len(rows))
-            cursor.execute(sql.CLOSE)
+            limit = self._learn_fetch_limit()
+            cursor = self._cursor()
+            for bounds in self._slices(cursor, spec, schema, window, changed_since, expected_rows):
+                select, layout = sql.select_rows(spec, schema, window, changed_since, bounds)
+                yield from self._read(cursor, select, layout, limit)
             self._conn.rollback()
         except GeneratorExit:
             self._end()
             raise
         except Exception as error:
             raise self._fail(error, what) from error
+
+    def _slices(
+        self,
+        cursor: redshift_connector.Cursor,
+        spec: TableSpec,
+        schema: TableSchema,
+        window: PartitionWindow,
+        changed_since: str | None,
+        expected_rows: int | None,
+    ) -> list[tuple[datetime, datetime] | None]:
+        """The window whole, or its time slices when it may hold more rows than the budget."""
+        budget = spec.cursor_budget_rows
+        if budget is None or (expected_rows is not None and expected_rows <= budget):
+            return [None]
+        cursor.execute(sql.hour_counts(spec, schema, window, changed_since))
+        slices = plan_slices(window, cursor.fetchall(), budget)
+        if len(slices) > 1:
+            log.info("table %r, %s: read in %d slices", spec.name, window.key, len(slices))
+        return list(slices)
+
+    def _read(
+        self, cursor: redshift_connector.Cursor, select: str, layout: RowLayout, limit: int
+    ) -> Iterator[RowBatch]:
+        """One cursor over ``select``, FETCHed in growing batches, then closed."""
+        cursor.execute(sql.declare(select))
+        sizes = _fetch_sizes(limit)
+        while True:
+            with text_as_bytes(self._conn):
+                cursor.execute(sql.fetch(next(sizes)))
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            yield RowBatch(_encode(rows, layout), len(rows))
+        cursor.execute(sql.CLOSE)
 
 
 def _sqlstate(error: Exception) -> str | None:

@@ -2,7 +2,12 @@
 
 Written to the Amazon Redshift SQL reference, not to PostgreSQL's: a cursor is DECLAREd inside a
 transaction and read with ``FETCH FORWARD n``; booleans cannot be CAST to VARCHAR; string
-literals contain no backslash (its meaning depends on server settings), so ``CHR(92)`` spells it.
+literals contain no backslash (its meaning depends on server settings), so ``CHR(92)`` spells it
+-- cast to VARCHAR, because Redshift's ``CHR`` returns CHAR, and CHAR mixed into an expression
+turns the result into CHAR and drops the trailing blanks of the values it meets.
+
+Every setting that shapes rendered text (date style, float digits, time zone) is pinned on each
+session (``session_setup``): a user or parameter group default must not change what arrives.
 
 Rows are rendered on the cluster into PostgreSQL's COPY text format, so the client neither builds
 a Python object per value nor escapes anything itself: a typical row arrives as one value, ready
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from qupersync_dagster.domain.entities import (
     ColumnType,
@@ -46,14 +51,30 @@ MAX_VARCHAR_BYTES = 65_535
 # are rendered in their group, longer ones travel in a select-list item of their own.
 SPILL_BYTES = 8192
 
-_TAB = "CHR(9)"
-_BACKSLASH = "CHR(92)"
+# Redshift serialises a SUPER value with JSON_SERIALIZE up to this many bytes (a VARCHAR).
+MAX_SERIALIZED_BYTES = MAX_VARCHAR_BYTES
+SINGLE_NODE_FETCH_LIMIT = 1000
+# What each source session pins: the text the cluster renders depends on all of them.
+PINNED_SETTINGS = (
+    ("datestyle", "'ISO, MDY'"),
+    ("extra_float_digits", "2"),
+    ("timezone", "'UTC'"),
+)
+
+
+def _char(code: int) -> str:
+    """One control character as a VARCHAR: Redshift's CHR returns CHAR (see the docstring)."""
+    return f"CAST(CHR({int(code)}) AS VARCHAR(1))"
+
+
+_TAB = _char(9)
+_BACKSLASH = _char(92)
 _NULL = f"{_BACKSLASH} || 'N'"
 _ESCAPES = (
     (_BACKSLASH, f"{_BACKSLASH} || {_BACKSLASH}"),
-    ("CHR(9)", f"{_BACKSLASH} || 't'"),
-    ("CHR(10)", f"{_BACKSLASH} || 'n'"),
-    ("CHR(13)", f"{_BACKSLASH} || 'r'"),
+    (_TAB, f"{_BACKSLASH} || 't'"),
+    (_char(10), f"{_BACKSLASH} || 'n'"),
+    (_char(13), f"{_BACKSLASH} || 'r'"),
 )
 
 _STRING = {TypeKind.VARCHAR, TypeKind.CHAR, TypeKind.TEXT}
@@ -84,18 +105,26 @@ def table_name(ref: TableRef) -> str:
 
 
 def session_setup(statement_timeout_ms: int) -> list[str]:
-    return [
-        "SET timezone TO 'UTC'",
-        f"SET statement_timeout TO {int(statement_timeout_ms)}",
-    ]
+    pinned = [f"SET {name} TO {value}" for name, value in PINNED_SETTINGS]
+    return [*pinned, f"SET statement_timeout TO {int(statement_timeout_ms)}"]
+
+
+# The cluster's compute nodes; one node means FETCH may take at most 1,000 rows at a time.
+NODE_COUNT = "SELECT COUNT(DISTINCT node) FROM stv_slices"
 
 
 def describe_columns(ref: TableRef) -> RedshiftQuery:
+    """Columns of a table or view, late-binding views and external tables included.
+
+    ``information_schema.columns`` omits late-binding views, Spectrum external tables and
+    datashare objects; ``SVV_ALL_COLUMNS`` lists them all, external columns as
+    ``SVV_EXTERNAL_COLUMNS`` has them (``catalog_types`` maps their type names too).
+    """
     return RedshiftQuery(
         "SELECT column_name, data_type, character_maximum_length, numeric_precision,"
         " numeric_scale, is_nullable"
-        " FROM information_schema.columns"
-        " WHERE table_schema = %s AND table_name = %s"
+        " FROM svv_all_columns"
+        " WHERE database_name = CURRENT_DATABASE() AND schema_name = %s AND table_name = %s"
         " ORDER BY ordinal_position",
         (ref.schema, ref.name),
     )
@@ -199,21 +228,30 @@ def _rendered(name: str, column_type: ColumnType) -> str:
     return f"COALESCE({text}, {_NULL})"
 
 
+def _size(column: str, column_type: ColumnType) -> str:
+    """Bytes of the column's text; ``JSON_SIZE`` measures SUPER without serialising it."""
+    if column_type.kind is TypeKind.JSON:
+        return f"JSON_SIZE({column})"
+    return f"OCTET_LENGTH({_text(column, column_type)})"
+
+
 def _rendered_or_spilled(name: str, column_type: ColumnType) -> tuple[str, str]:
     """An unbounded column: rendered in its group up to ``SPILL_BYTES``, else spilled.
 
     Returns the group's field and the spill item. SQL NULL is tested on the column itself:
-    ``JSON_SERIALIZE`` turns a NULL SUPER into the JSON text 'null'.
+    ``JSON_SERIALIZE`` turns a NULL SUPER into the JSON text 'null'. A spilled SUPER travels as
+    SUPER, which the cluster serialises for the client itself: ``JSON_SERIALIZE`` refuses values
+    longer than a VARCHAR (64 KB) while a SUPER holds up to 16 MB.
     """
     column = identifier(name)
     text = _text(column, column_type)
+    size = _size(column, column_type)
+    raw = column if column_type.kind is TypeKind.JSON else text
     field = (
         f"CASE WHEN {column} IS NULL THEN {_NULL}"
-        f" WHEN OCTET_LENGTH({text}) <= {SPILL_BYTES} THEN {_escaped(text)} ELSE '' END"
+        f" WHEN {size} <= {SPILL_BYTES} THEN {_escaped(text)} ELSE '' END"
     )
-    spill = (
-        f"CASE WHEN {column} IS NOT NULL AND OCTET_LENGTH({text}) > {SPILL_BYTES} THEN {text} END"
-    )
+    spill = f"CASE WHEN {column} IS NOT NULL AND {size} > {SPILL_BYTES} THEN {raw} END"
     return field, spill
 
 
@@ -268,29 +306,58 @@ def watermark_literal(value: str, column_type: ColumnType) -> str:
     raise ConfigError(f"watermark value {value!r} is not a valid {column_type} literal")
 
 
-def select_rows(
+def timestamp_literal(moment: datetime) -> str:
+    return f"CAST('{moment.isoformat(sep=' ')}' AS TIMESTAMP)"
+
+
+def _conditions(
     spec: TableSpec,
     schema: TableSchema,
     window: PartitionWindow,
-    changed_since: str | None = None,
-) -> tuple[str, RowLayout]:
-    """The query a partition's rows are read with, and how its rows map onto COPY lines."""
-    items, layout = select_list(schema)
+    changed_since: str | None,
+    bounds: tuple[datetime, datetime] | None,
+) -> str:
     partition = identifier(spec.partition_column)
-    conditions = [
-        f"{partition} >= {date_literal(window.start)}",
-        f"{partition} < {date_literal(window.end)}",
-    ]
+    if bounds is None:
+        low, high = date_literal(window.start), date_literal(window.end)
+    else:
+        low, high = timestamp_literal(bounds[0]), timestamp_literal(bounds[1])
+    conditions = [f"{partition} >= {low}", f"{partition} < {high}"]
     if changed_since is not None and spec.watermark_column:
         watermark = schema.get(spec.watermark_column)
         if watermark is None:
             raise ConfigError(f"table {spec.name!r}: watermark_column is not in the source")
         literal = watermark_literal(changed_since, watermark.type)
         conditions.append(f"{identifier(spec.watermark_column)} > {literal}")
-    statement = (
-        f"SELECT {', '.join(items)} FROM {table_name(spec.source)} WHERE {' AND '.join(conditions)}"
+    return " AND ".join(conditions)
+
+
+def select_rows(
+    spec: TableSpec,
+    schema: TableSchema,
+    window: PartitionWindow,
+    changed_since: str | None = None,
+    bounds: tuple[datetime, datetime] | None = None,
+) -> tuple[str, RowLayout]:
+    """The query a partition's rows are read with, and how its rows map onto COPY lines.
+
+    ``bounds`` narrows the window to a time slice of the partition column (see ``hour_counts``).
+    """
+    items, layout = select_list(schema)
+    where = _conditions(spec, schema, window, changed_since, bounds)
+    return f"SELECT {', '.join(items)} FROM {table_name(spec.source)} WHERE {where}", layout
+
+
+def hour_counts(
+    spec: TableSpec, schema: TableSchema, window: PartitionWindow, changed_since: str | None
+) -> str:
+    """Rows per hour of the partition column in the window: how a large day is sliced."""
+    partition = identifier(spec.partition_column)
+    where = _conditions(spec, schema, window, changed_since, None)
+    return (
+        f"SELECT DATE_TRUNC('hour', {partition}) AS hour_start, COUNT(*) AS row_count"
+        f" FROM {table_name(spec.source)} WHERE {where} GROUP BY 1 ORDER BY 1"
     )
-    return statement, layout
 
 
 def declare(select: str) -> str:

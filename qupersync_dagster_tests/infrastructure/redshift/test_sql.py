@@ -10,7 +10,7 @@ that cannot carry SQL -- are asserted directly.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 import sqlglot
@@ -131,6 +131,8 @@ def _statements(spec: TableSpec, schema: TableSchema) -> list[str]:
     return [
         *sql.session_setup(30_000),
         sql.describe_columns(spec.source).sql,
+        sql.NODE_COUNT,
+        sql.hour_counts(spec, schema, WINDOW, "2026-08-02 10:00:00"),
         sql.fingerprints(spec, WINDOW.start, WINDOW.end, schema).sql,
         sql.declare(select),
         sql.fetch(10_000),
@@ -189,6 +191,22 @@ def test_the_catalogue_and_fingerprint_queries_are_redshift_selects(spec, schema
     assert describe.sql.count("%s") == 2 and fingerprints.sql.count("%s") == 2
 
 
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_the_node_and_hour_count_queries_are_redshift_selects(spec, schema):
+    _parse_select(sql.NODE_COUNT)
+    _assert_names_quoted(_parse_select(sql.hour_counts(spec, schema, WINDOW, None)))
+
+
+def test_a_slice_of_a_day_is_read_between_typed_timestamp_literals():
+    bounds = (datetime(2026, 8, 3, 6), datetime(2026, 8, 3, 13, 30))
+    select, _ = sql.select_rows(CUR_SPEC, CUR_SCHEMA, WINDOW, None, bounds)
+    assert select.endswith(
+        "WHERE \"line_item_usage_start_date\" >= CAST('2026-08-03 06:00:00' AS TIMESTAMP)"
+        " AND \"line_item_usage_start_date\" < CAST('2026-08-03 13:30:00' AS TIMESTAMP)"
+    )
+    _assert_names_quoted(_parse_select(select))
+
+
 def test_fetch_and_close_name_the_declared_cursor():
     assert re.fullmatch(r"FETCH FORWARD 1000 FROM qupersync_rows", sql.fetch(1000))
     assert re.fullmatch(r"CLOSE qupersync_rows", sql.CLOSE)
@@ -220,7 +238,41 @@ def test_a_null_super_is_rendered_as_null_not_as_the_json_text_null():
     # Redshift's JSON_SERIALIZE(NULL) is the text 'null'; only the column itself tells NULL.
     items, layout = sql.select_list(CUR_SCHEMA)
     group = items[0]
-    assert "CASE WHEN \"resource_tags\" IS NULL THEN CHR(92) || 'N'" in group
+    assert "CASE WHEN \"resource_tags\" IS NULL THEN CAST(CHR(92) AS VARCHAR(1)) || 'N'" in group
+
+
+def test_no_control_character_is_spelt_as_a_bare_chr_whose_char_type_drops_blanks():
+    # Redshift's CHR returns CHAR; mixed into an expression it makes the result a CHAR, which
+    # loses the trailing blanks of the VARCHAR values it meets.
+    for spec, schema in CASES:
+        for statement in _statements(spec, schema):
+            bare = re.sub(r"CAST\(CHR\(\d+\) AS VARCHAR\(1\)\)", "", statement)
+            assert "CHR(" not in bare, statement
+
+
+def test_a_super_is_measured_with_json_size_and_a_large_one_travels_unserialised():
+    # JSON_SERIALIZE refuses values over a VARCHAR (64 KB); a SUPER holds up to 16 MB.
+    items, layout = sql.select_list(CUR_SCHEMA)
+    spill = items[layout.groups + layout.spills.index(CUR_SCHEMA.names.index("resource_tags"))]
+    assert "JSON_SERIALIZE" not in spill
+    assert re.fullmatch(
+        r'CASE WHEN "resource_tags" IS NOT NULL AND JSON_SIZE\("resource_tags"\) > \d+'
+        r' THEN "resource_tags" END',
+        spill,
+    )
+    for item in items[: layout.groups]:
+        for serialised in re.finditer(r'JSON_SERIALIZE\("(\w+)"\)', item):
+            guard = f'WHEN JSON_SIZE("{serialised.group(1)}") <= {sql.SPILL_BYTES} THEN'
+            assert guard in item[: serialised.start()]
+
+
+def test_every_session_pins_the_settings_that_shape_rendered_text():
+    statements = sql.session_setup(30_000)
+    assert "SET datestyle TO 'ISO, MDY'" in statements
+    assert "SET extra_float_digits TO 2" in statements
+    assert "SET timezone TO 'UTC'" in statements
+    for statement in statements:
+        sqlglot.parse_one(statement, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
 
 
 def test_a_narrow_table_is_rendered_as_one_copy_line_per_row():
@@ -231,7 +283,7 @@ def test_a_narrow_table_is_rendered_as_one_copy_line_per_row():
 
 def _inline_limit(item: str, name: str) -> int:
     """The byte length up to which an unbounded column is rendered in ``item`` (from its SQL)."""
-    match = re.search(rf'OCTET_LENGTH\((?:JSON_SERIALIZE\()?"{name}"\)?\) <= (\d+)', item)
+    match = re.search(rf'(?:OCTET_LENGTH|JSON_SIZE)\("{name}"\) <= (\d+)', item)
     assert match, f"unbounded column {name} is rendered without a length guard"
     return int(match.group(1))
 

@@ -1,0 +1,40 @@
+"""What the connected cluster allows, asked of the cluster itself.
+
+Redshift refuses ``FETCH FORWARD n`` with n over 1,000 on a single-node cluster ("exceeds the
+limit of 1000 for a single node configuration"), so the rows per FETCH depend on the node count.
+Asking once per connection costs one small catalogue query; guessing wrong fails a day.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redshift_connector
+
+from qupersync_dagster.infrastructure.redshift import sql
+
+log = logging.getLogger(__name__)
+
+
+def node_count(conn: redshift_connector.Connection) -> int | None:
+    """The cluster's compute nodes (``STV_SLICES``), None when the cluster does not say.
+
+    Ends the transaction it opened, whatever the outcome.
+    """
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql.NODE_COUNT)
+        (count,) = cursor.fetchone()
+        return int(count) or None
+    except redshift_connector.ProgrammingError:
+        log.info("STV_SLICES is not readable; assuming a single-node cluster", exc_info=True)
+        return None
+    finally:
+        conn.rollback()
+
+
+def fetch_limit(nodes: int | None, configured: int) -> int:
+    """Rows per FETCH: the configured size, capped on a single node (or an unknown count)."""
+    if nodes is None or nodes <= 1:
+        return min(configured, sql.SINGLE_NODE_FETCH_LIMIT)
+    return configured
