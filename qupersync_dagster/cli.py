@@ -2,7 +2,8 @@
 
 Dagster loads the code location by itself (``dagster dev``, ``dagster-webserver``); this command
 exists for what Dagster cannot do alone, starting with ``qupersync demo``, which brings up the
-whole deployment on a machine that has nothing but Python.
+whole deployment on a machine that has nothing but Python, and ``qupersync doctor``, which checks a
+real deployment's settings, grants and schemas before its first sync.
 """
 
 from __future__ import annotations
@@ -82,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
         help="with --restate: re-deliver this table only (cur_line_items, focus_costs or "
         "coh_recommendations; default: every table of the demo)",
     )
+    commands.add_parser(
+        "doctor",
+        help="check the configured Redshift, PostgreSQL and table list; writes nothing",
+        description=(
+            "Connect with the REDSHIFT_*, POSTGRES_* and QUPERSYNC_CONFIG settings the Dagster "
+            "code location uses; report the cluster's node count and FETCH limit; check grants, "
+            "that each source is in the catalogue, each table's schema plan and its largest day. "
+            "Writes nothing. Exits 1 when any problem is found, each named with what to do."
+        ),
+    )
     return parser
 
 
@@ -116,6 +127,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        from qupersync_dagster.doctor.command import run
+
+        return run(sys.stdout)
     return _demo(args)
 
 

@@ -21,8 +21,9 @@ from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceR
 
 
 def redshift_settings(
-    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int
+    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int = 2_000
 ) -> RedshiftSettings:
+    """Settings reaching ``database`` through the emulator, as the server's own user."""
     return RedshiftSettings(
         host=emulator.host,
         port=emulator.port,

@@ -1,4 +1,7 @@
-"""The ``qupersync`` console script, run as a user runs it: help, a live demo, --restate, Ctrl-C."""
+"""The ``qupersync`` console script, run as a user runs it: help, a live demo, --restate, Ctrl-C.
+
+``qupersync doctor`` itself is tested in ``doctor/test_command.py``.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +46,14 @@ def test_table_without_restate_is_refused(tmp_path):
     result = _run("demo", "--home", str(tmp_path), "--table", "focus_costs")
     assert result.returncode == 2
     assert "--table goes with --restate" in result.stderr
+
+
+def test_doctor_is_a_command_that_says_it_writes_nothing():
+    listed = _run("--help")
+    result = _run("doctor", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "doctor" in listed.stdout
+    assert "Writes nothing" in result.stdout and "Exits 1 when any problem" in result.stdout
 
 
 def test_restate_without_a_running_demo_says_so(tmp_path):
