@@ -14,8 +14,7 @@ Passwords are excluded from ``repr`` and never written to logs or metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Self
 
 import dagster as dg
@@ -31,7 +30,9 @@ from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetR
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
-_TRUE = ("1", "true", "yes", "on")
+# A misspelt switch must not quietly turn encryption off: anything else is refused.
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
+_BOOLEANS |= {"0": False, "false": False, "no": False, "off": False}
 
 
 class _EnvironmentResource(dg.ConfigurableResource):
@@ -67,7 +68,10 @@ class _EnvironmentResource(dg.ConfigurableResource):
 def _parse(text: str, default: Any, variable: str) -> Any:
     """``text`` as the type of the setting's default (a required setting is text)."""
     if isinstance(default, bool):
-        return text.strip().lower() in _TRUE
+        try:
+            return _BOOLEANS[text.strip().lower()]
+        except KeyError:
+            raise ConfigError(f"{variable} must be one of {', '.join(_BOOLEANS)}") from None
     if isinstance(default, int):
         try:
             return int(text)
@@ -84,10 +88,8 @@ class RedshiftResource(_EnvironmentResource, RedshiftSettings):
     def settings(self) -> RedshiftSettings:
         return RedshiftSettings(**self.resolved())
 
-    @contextmanager
-    def get_repository(self) -> Iterator[RedshiftSourceRepository]:
-        with bootstrap.open_source(self.settings()) as repository:
-            yield repository
+    def get_repository(self) -> AbstractContextManager[RedshiftSourceRepository]:
+        return bootstrap.open_source(self.settings())
 
 
 class PostgresResource(_EnvironmentResource, PostgresSettings):
@@ -98,35 +100,20 @@ class PostgresResource(_EnvironmentResource, PostgresSettings):
     def settings(self) -> PostgresSettings:
         return PostgresSettings(**self.resolved())
 
-    @contextmanager
-    def get_engine(self) -> Iterator[sa.Engine]:
-        with bootstrap.open_engine(self.settings()) as engine:
-            yield engine
+    def get_engine(self) -> AbstractContextManager[sa.Engine]:
+        return bootstrap.open_engine(self.settings())
 
-    @contextmanager
-    def get_connection(self) -> Iterator[sa.Connection]:
-        with self.get_engine() as engine, engine.begin() as connection:
-            yield connection
+    def get_repository(self) -> AbstractContextManager[PostgresTargetRepository]:
+        return bootstrap.open_target(self.settings())
 
-    @contextmanager
-    def get_repository(self) -> Iterator[PostgresTargetRepository]:
-        with bootstrap.open_target(self.settings()) as repository:
-            yield repository
+    def get_guarded(self) -> AbstractContextManager[GuardedEngine]:
+        return bootstrap.open_guarded(self.settings())
 
-    @contextmanager
-    def get_guarded(self) -> Iterator[GuardedEngine]:
-        with bootstrap.open_guarded(self.settings()) as database:
-            yield database
-
-    @contextmanager
-    def get_read_model(self) -> Iterator[TargetReadModel]:
-        with bootstrap.open_read_model(self.settings()) as read_model:
-            yield read_model
+    def get_read_model(self) -> AbstractContextManager[TargetReadModel]:
+        return bootstrap.open_read_model(self.settings())
 
 
-@contextmanager
 def open_sync_service(
     redshift: RedshiftResource, postgres: PostgresResource
-) -> Iterator[SyncService]:
-    with bootstrap.open_sync_service(redshift.settings(), postgres.settings()) as service:
-        yield service
+) -> AbstractContextManager[SyncService]:
+    return bootstrap.open_sync_service(redshift.settings(), postgres.settings())

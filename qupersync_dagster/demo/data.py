@@ -242,4 +242,7 @@ def _day_range(conn: connection, spec: TableSpec) -> tuple[date | None, date | N
 def _fetchone(conn: connection, query: sql.Composable, params: dict | tuple = ()) -> tuple:
     with conn, conn.cursor() as cur:
         cur.execute(query, params)
-        return cur.fetchone()
+        row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("the demo database returned no row where one is always returned")
+    return row

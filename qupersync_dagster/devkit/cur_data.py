@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import psycopg2
 from psycopg2 import sql
-from psycopg2.extensions import connection
+from psycopg2.extensions import connection, cursor
 from psycopg2.extras import Json
 
 
@@ -646,11 +646,19 @@ def _column_list() -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(name) for name, _ in CUR_COLUMNS)
 
 
+def _one(cur: cursor) -> tuple[Any, ...]:
+    """The one row an aggregate query returns."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("an aggregate query returned no row")
+    return row
+
+
 def _money(conn: connection, schema: str, table: str) -> Money:
     """The money type of an existing CUR table."""
     with conn, conn.cursor() as cur:
         cur.execute(_MONEY_TYPE, (_qualified(schema, table).as_string(conn),))
-        (found,) = cur.fetchone()
+        (found,) = _one(cur)
     return Money(found)
 
 
@@ -749,10 +757,10 @@ def _catalog_parameters() -> dict[str, Any]:
 
 def _sibling(conn: connection) -> connection:
     """Another connection to the same database, as the same user."""
-    password = conn.info.password
-    return psycopg2.connect(
-        **conn.get_dsn_parameters(), **({"password": password} if password else {})
-    )
+    parameters: dict[str, Any] = dict(conn.get_dsn_parameters())
+    if conn.info.password:
+        parameters["password"] = conn.info.password
+    return psycopg2.connect(**parameters)
 
 
 def _insert(conn: connection, statement: sql.Composable, parameters: dict[str, Any]) -> int:
@@ -874,7 +882,7 @@ def restate_day(
         cur.execute(sql.SQL(_RESTATE_COLLECT).format(table=target), parameters)
         cur.execute("ANALYZE pg_temp.cur_restate")
         cur.execute(_RESTATE_FINGERPRINT)
-        day_rows, fingerprint, newest = cur.fetchone()
+        day_rows, fingerprint, newest = _one(cur)
         if day_rows == 0:
             return {"removed": 0, "changed": 0, "added": 0}
         parameters["delivered_at"] = newest + datetime.timedelta(hours=1)

@@ -7,17 +7,19 @@ printed: the header names hosts, databases and users only.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import TextIO
 
 from dagster import DagsterInvalidConfigError
 
+from qupersync_dagster import bootstrap
 from qupersync_dagster.doctor.checks import Checks
 from qupersync_dagster.doctor.report import Level, Report
 from qupersync_dagster.doctor.tables import TableChecks
 from qupersync_dagster.domain.errors import ConfigError
-from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings, create_engine
+from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
 from qupersync_dagster.infrastructure.postgres.diagnostics import PostgresDiagnostics
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.diagnostics import RedshiftDiagnostics
@@ -45,8 +47,8 @@ def _configuration(report: Report) -> tuple[RedshiftSettings, PostgresSettings, 
             "set every REDSHIFT_* and POSTGRES_* variable the README lists",
         )
         return None
-    redshift, postgres = resolved["redshift"], resolved["postgres"]
-    return redshift.settings(), postgres.settings(), postgres.state_schema
+    postgres = resolved["postgres"].settings()
+    return resolved["redshift"].settings(), postgres, postgres.state_schema
 
 
 def _header(redshift: RedshiftSettings, postgres: PostgresSettings) -> list[str]:
@@ -67,12 +69,11 @@ def examine(
     report: Report,
 ) -> None:
     """Run every check against the configured servers, adding findings to ``report``."""
-    engine = create_engine(postgres)
     source = RedshiftDiagnostics(lambda: connect(redshift), redshift.fetch_size)
-    try:
+    with contextlib.closing(source), bootstrap.open_engine(postgres) as engine:
         checks = Checks(
             source=source,
-            target=PostgresDiagnostics(engine, state_schema, postgres.timeout_s),
+            target=PostgresDiagnostics(engine, postgres.timeout_s),
             database=redshift.database,
             user=redshift.user,
             fetch_size=redshift.fetch_size,
@@ -83,9 +84,6 @@ def examine(
         target_ok = checks.state_table(state_schema)
         for spec in table_list.tables:
             TableChecks(checks, spec).run(source_ok, target_ok)
-    finally:
-        source.close()
-        engine.dispose()
 
 
 def run(out: TextIO) -> int:

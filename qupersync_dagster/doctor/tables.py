@@ -2,7 +2,7 @@
 
 Visible in the catalogue, readable by this user, a schema plan without differences, a target the
 user may create or change as planned, and the size of its largest day. The plan is the sync's own
-pre-flight (``SyncService.check_schema``), so the doctor and a run never disagree.
+pre-flight (``schema_validation.preflight``), so the doctor and a run never disagree.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from datetime import timedelta
 from qupersync_dagster.doctor.checks import Checks, Failed, error_text
 from qupersync_dagster.doctor.report import Level
 from qupersync_dagster.domain.entities import TableSchema, TableSpec
-from qupersync_dagster.domain.services.schema_validation import SchemaPlan
-from qupersync_dagster.domain.services.sync_service import SyncService
+from qupersync_dagster.domain.services.schema_validation import SchemaPlan, preflight
 
 
 class TableChecks:
@@ -89,12 +88,13 @@ class TableChecks:
 
     def _plan(self) -> TableSchema:
         """The sync's pre-flight: every difference a problem, every planned change a note."""
-        service = SyncService(self.checks.source, self.checks.target)
         schema, plan = self.checks.ask(
             self.subject,
             "pre-flight failed",
             "see the error above",
-            service.check_schema,
+            preflight,
+            self.checks.source,
+            self.checks.target,
             self.spec,
         )
         for difference in plan.differences:

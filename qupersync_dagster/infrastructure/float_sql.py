@@ -3,24 +3,18 @@
 Two promises break on floats if the obvious SQL is used:
 
 - **Values arrive bit for bit.** ``CAST(x AS VARCHAR)`` renders a ``double precision`` with 15
-  significant digits on Redshift unless the session raised ``extra_float_digits``, Redshift's
-  ``TO_CHAR`` has no exponent format, and PostgreSQL casts a float to ``DECIMAL`` with 15 digits.
-  So a finite, non-zero value is rendered from its exact binary form instead: ``x = M * 2^-s``
-  with ``M`` a whole number below 2^58 (``TO_HEX`` of a BIGINT), written as a C99 hexadecimal
-  float (``0x1999999999999ap-56``), which PostgreSQL's ``float8in`` and ``float4in`` read exactly
-  (they use ``strtod``/``strtof``). Zeros are written ``0`` or ``-0`` by their sign; infinities
-  and NaN by ``CAST``, whose text for them no setting changes.
-  A ``real`` is widened to ``double precision`` first, which is exact.
+  significant digits on Redshift unless the session raised ``extra_float_digits``; every source
+  session pins it at 2 (17 digits, always enough for a double), and a ``real`` is widened to
+  ``double precision`` first, which is exact. See ``float_text``.
 - **A day's fingerprint is stable.** ``SUM(double precision)`` on a cluster adds partial sums in
   arrival order, so an unchanged day can sum differently run to run. The float fingerprint is the
   sum of whole numbers instead: each value truncated toward zero to a multiple of 2^-40
   (about 9.1e-13) and counted in those units, added as ``DECIMAL(38,0)``, which is exact and
   independent of order. See ``float_measure_sum``.
 
-Every operation used is exact in binary floating point (scaling by a power of two, ``FLOOR``,
-subtracting a multiple of a power of two that is not larger than the value), so both servers
-compute the same bits. Only ``LN`` is approximate, and only to guess a binary exponent that is
-then allowed to be off by one.
+Every operation the fingerprint uses is exact in binary floating point (scaling by a power of
+two, ``FLOOR``, subtracting a multiple of a power of two that is not larger than the value), so
+both servers compute the same bits.
 """
 
 from __future__ import annotations
@@ -44,26 +38,15 @@ def _power_of_two(exponent: int, type_name: str = _DOUBLE) -> str:
     return f"CAST('{2**exponent}' AS {type_name})"
 
 
-def exact_float_text(column: str, kind: TypeKind = TypeKind.DOUBLE) -> str:
+def float_text(column: str, kind: TypeKind = TypeKind.DOUBLE) -> str:
     """``column`` (double precision or real) as text that parses back to the very same bits.
 
-    ``q`` estimates ``log4 |x|`` (off by at most one), so ``|x| * 2^(54 - 2q)`` is a whole number
-    below 2^58: exact in a double and in a BIGINT. The scaling is two equal powers of two, so
-    that neither overflows and the product never goes subnormal.
+    Exact because every source session pins ``extra_float_digits`` at 2 (``sql.PINNED_SETTINGS``,
+    Redshift's maximum): a double then renders with 17 significant digits, always enough. A real
+    would render with 6 + 2 = 8, not always enough, so it is widened to double first (exact).
     """
     value = column if kind is TypeKind.DOUBLE else f"CAST({column} AS {_DOUBLE})"
-    q = f"FLOOR(LN(ABS({value})) / LN(4))"
-    mantissa = f"CAST(ABS({value}) * POWER(2, 27 - {q}) * POWER(2, 27 - {q}) AS BIGINT)"
-    hexadecimal = (
-        f"CASE WHEN {value} < 0 THEN '-0x' ELSE '0x' END || TO_HEX({mantissa})"
-        f" || 'p' || CAST(CAST(2 * {q} - 54 AS INTEGER) AS VARCHAR)"
-    )
-    # ATAN2(-0, -1) is -pi and ATAN2(0, -1) is pi: the sign of a zero, whatever CAST writes.
-    zero = f"CASE WHEN ATAN2({value}, -1) < 0 THEN '-0' ELSE '0' END"
-    return (
-        f"CASE WHEN {value} <> 0 AND ABS({value}) <= {_MAX_FINITE} THEN {hexadecimal}"
-        f" WHEN {value} = 0 THEN {zero} ELSE CAST({value} AS VARCHAR) END"
-    )
+    return f"CAST({value} AS VARCHAR)"
 
 
 # Magnitudes below 2^62 count exactly; finite ones at or above it count as 2^62.

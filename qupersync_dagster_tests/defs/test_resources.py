@@ -103,3 +103,9 @@ def test_an_unset_required_variable_stops_the_run_naming_it(environment):
         dg.build_resources(resources()),
     ):
         pass
+
+
+def test_a_misspelt_boolean_variable_is_refused_rather_than_read_as_off(environment):
+    environment.setenv("REDSHIFT_SSL", "ture")
+    with pytest.raises(ConfigError, match="^REDSHIFT_SSL must be one of 1, true, yes, on"):
+        RedshiftResource(host="h", database="d", user="u").settings()

@@ -82,7 +82,7 @@ def test_the_environment_reaches_the_demo_servers_through_the_resources(
             with redshift as conn, contextlib.closing(conn.cursor()) as cursor:
                 cursor.execute("SELECT current_database()")
                 assert cursor.fetchone()[0] == databases.source
-            with built.postgres.get_connection() as conn:
+            with built.postgres.get_engine() as engine, engine.connect() as conn:
                 assert conn.exec_driver_sql("SELECT current_database()").scalar() == (
                     databases.target
                 )

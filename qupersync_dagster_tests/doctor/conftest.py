@@ -16,8 +16,8 @@ from qupersync_dagster_tests.demo.launcher import console_script
 def reader_role(cur_source):
     """A login role with USAGE on ``billing`` and SELECT on ``billing.cur_line_items`` only."""
     role = f"qs_reader_{uuid.uuid4().hex[:8]}"
-    # A cluster has its system views before any user connects; the emulator installs its
-    # stand-ins as the connecting user, which a read-only role cannot, so install them first.
+    # A cluster has its system views before anyone connects: the emulator's stand-ins are
+    # installed now, so that the doctor's "writes nothing" snapshots do not count them.
     compat.install(cur_source)
     with cur_source.cursor() as cur:
         cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))

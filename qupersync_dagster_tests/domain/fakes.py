@@ -27,13 +27,23 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.errors import ConfigError, DataError
 from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
-from qupersync_dagster.domain.services.copy_text import encode_row
+from qupersync_dagster.domain.services.copy_text import escape_bytes
 
 Row = dict[str, str | None]
 
 # PostgreSQL's COPY text escapes (documentation of COPY, "Text Format").
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.DOTALL)
+
+
+def escape(value: str | None) -> str:
+    """One text field as the engine escapes it (``copy_text.escape_bytes``), as text."""
+    return escape_bytes(None if value is None else value.encode()).decode()
+
+
+def encode_row(fields: list[str | None] | tuple[str | None, ...]) -> str:
+    """One COPY text line (without its newline) of ``fields``."""
+    return "\t".join(map(escape, fields))
 
 
 def unescape_copy_field(text: str) -> str | None:

@@ -10,8 +10,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qupersync_dagster.domain.services.copy_text import NULL, encode_row, escape
-from qupersync_dagster_tests.domain.fakes import parse_copy_text, unescape_copy_field
+from qupersync_dagster.domain.services.copy_text import NULL_BYTES
+from qupersync_dagster_tests.domain.fakes import (
+    encode_row,
+    escape,
+    parse_copy_text,
+    unescape_copy_field,
+)
+
+NULL = NULL_BYTES.decode()
 
 # PostgreSQL text cannot hold NUL; everything else, control characters included, is fair game.
 TEXT = st.text(

@@ -1,8 +1,9 @@
 """The float SQL on a real PostgreSQL, judged against exact arithmetic done in Python.
 
-``exact_float_text`` must give back the very bits it was given, for every double (random bit
-patterns included) and every real; ``float_measure_sum`` must equal the rule it documents,
-``sum(sign(x) * floor(|x| * 2^40))``, computed here with exact fractions.
+``float_text``, on a session with QuperSync's pinned settings, must give back the very bits it
+was given, for every double (random bit patterns included) and every real; ``float_measure_sum``
+must equal the rule it documents, ``sum(sign(x) * floor(|x| * 2^40))``, computed here with exact
+fractions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 import sqlglot
 
 from qupersync_dagster.domain.entities import TypeKind
-from qupersync_dagster.infrastructure.float_sql import exact_float_text, float_measure_sum
+from qupersync_dagster.infrastructure.float_sql import float_measure_sum, float_text
+from qupersync_dagster.infrastructure.redshift import sql
 from qupersync_dagster_tests.tables import float_measure_units, redshift_float_digits
 
 pytestmark = pytest.mark.integration
@@ -54,8 +56,11 @@ def _random_reals(count: int) -> list[float]:
 
 @pytest.fixture
 def floats(pg_server, source_db):
-    """A cursor on a table ``f(x double precision, r real)``, in a database rendering 15 digits."""
+    """A cursor on a table ``f(x double precision, r real)``, in a database rendering 15 digits
+    by default, on a session set up as every source session is."""
     with redshift_float_digits(pg_server, source_db) as cur:
+        for statement in sql.session_setup(0):
+            cur.execute(statement)
         cur.execute("CREATE TABLE f (x double precision, r real)")
         yield cur
 
@@ -73,7 +78,7 @@ def _bits(cur, expression: str) -> list[tuple]:
 
 def test_doubles_render_to_text_that_reads_back_bit_for_bit(floats):
     _insert(floats, EDGES + NON_FINITE + _random_doubles(5_000))
-    pairs = _bits(floats, exact_float_text("x"))
+    pairs = _bits(floats, float_text("x"))
     assert len(pairs) > 5_000
     assert [original for original, _ in pairs] == [copy for _, copy in pairs]
 
@@ -81,7 +86,7 @@ def test_doubles_render_to_text_that_reads_back_bit_for_bit(floats):
 def test_reals_render_via_double_and_read_back_as_the_same_real(floats):
     reals = [-0.0, *NON_FINITE, *_random_reals(2_000)]
     _insert(floats, reals, "r")
-    rendered = exact_float_text("r", TypeKind.REAL)
+    rendered = float_text("r", TypeKind.REAL)
     floats.execute(
         f"SELECT count(*), count(*) FILTER (WHERE float4send(({rendered})::real)"
         "                                  IS DISTINCT FROM float4send(r))"
@@ -93,7 +98,7 @@ def test_reals_render_via_double_and_read_back_as_the_same_real(floats):
 
 def test_signed_zero_and_specials_render_as_postgresql_reads_them(floats):
     _insert(floats, [-0.0, 0.0, *NON_FINITE])
-    floats.execute(f"SELECT {exact_float_text('x')} FROM f")
+    floats.execute(f"SELECT {float_text('x')} FROM f")
     rendered = sorted(text for (text,) in floats.fetchall())
     assert rendered == sorted(["-0", "0", "Infinity", "-Infinity", "NaN"])
 
@@ -139,6 +144,6 @@ def test_a_cost_changed_by_a_ten_billionth_changes_the_sum(floats):
     assert _fingerprint(floats) != before
 
 
-@pytest.mark.parametrize("sql", [exact_float_text('"x"'), float_measure_sum('"x"')])
+@pytest.mark.parametrize("sql", [float_text('"x"'), float_measure_sum('"x"')])
 def test_the_expressions_are_redshift_sql(sql):
     sqlglot.parse_one(f'SELECT {sql} FROM "billing"."t"', read="redshift")

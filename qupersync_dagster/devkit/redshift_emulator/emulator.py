@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 import psycopg2
@@ -176,11 +177,11 @@ class RedshiftWireEmulator:
         self._compat_databases.add(database)
 
     def _install_compat(self, database: str, user: str) -> None:
-        upstream = self.upstream
-        kwargs = {"host": upstream.host, "port": upstream.port, "user": user, "dbname": database}
-        if upstream.password:
-            kwargs["password"] = upstream.password
-        with contextlib.closing(psycopg2.connect(**kwargs)) as conn:
+        # As the server's own user where the emulator knows it: a cluster has its system views
+        # before any user connects, and a read-only user could not create them (they are granted
+        # to PUBLIC). An emulator started without one (its command line) uses the connecting user.
+        upstream = replace(self.upstream, user=self.upstream.user or user)
+        with contextlib.closing(upstream.connect(database)) as conn:
             compat.install(conn)
 
     def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:

@@ -36,5 +36,5 @@ class TargetReadModel(ABC):
     @abstractmethod
     def preview(
         self, spec: TableSpec, start: date, end: date, limit: int = 10
-    ) -> tuple[list[str], list[tuple]]:
+    ) -> tuple[list[str], list[tuple[object, ...]]]:
         """A few of the window's rows (column names, rows) to show what was synced."""

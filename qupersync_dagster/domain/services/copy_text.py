@@ -9,25 +9,11 @@ need an escape never occur inside a multi-byte UTF-8 sequence, so no decoding is
 
 from __future__ import annotations
 
-NULL = "\\N"
 NULL_BYTES = b"\\N"
-
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def escape(value: str | None) -> str:
-    """One field in COPY text form: ``\\N`` for NULL, backslash, tab, LF and CR escaped."""
-    if value is None:
-        return NULL
-    return value.translate(_ESCAPES)
-
-
-def encode_row(fields: list[str | None] | tuple[str | None, ...]) -> str:
-    return "\t".join(map(escape, fields))
 
 
 def escape_bytes(value: bytes | None) -> bytes:
-    """``escape`` for UTF-8 bytes: ``\\N`` for NULL, backslash, tab, LF and CR escaped."""
+    """One field in COPY text form: ``\\N`` for NULL, backslash, tab, LF and CR escaped."""
     if value is None:
         return NULL_BYTES
     return (

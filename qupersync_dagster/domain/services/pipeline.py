@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from typing import TypeVar
+from collections.abc import Generator, Iterator
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -22,13 +22,13 @@ class _Failure:
         self.error = error
 
 
-def prefetch(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 4) -> Generator[T, None, None]:
     """Yield ``items`` as produced on a worker thread, at most ``depth`` ahead of the consumer.
 
     A failure on the worker is raised in the consumer; closing the returned generator early
     stops the worker and closes ``items`` there, so a source cursor is always released.
     """
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def put(item: object) -> bool:
@@ -62,7 +62,7 @@ def prefetch(items: Iterator[T], depth: int = 4) -> Iterator[T]:
                 return
             if isinstance(item, _Failure):
                 raise item.error
-            yield item  # type: ignore[misc]
+            yield cast(T, item)
     finally:
         stop.set()
         worker.join()

@@ -9,6 +9,7 @@ value is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from qupersync_dagster.domain.entities import (
     Column,
@@ -19,6 +20,7 @@ from qupersync_dagster.domain.entities import (
     TypeKind,
 )
 from qupersync_dagster.domain.errors import SchemaMismatchError
+from qupersync_dagster.domain.repositories import SourceRepository
 
 _PARTITION_KINDS = {TypeKind.DATE, TypeKind.TIMESTAMP, TypeKind.TIMESTAMPTZ}
 _WATERMARK_KINDS = _PARTITION_KINDS | {TypeKind.SMALLINT, TypeKind.INTEGER, TypeKind.BIGINT}
@@ -149,3 +151,18 @@ def plan_schema(spec: TableSpec, source: TableSchema, target: TableSchema | None
             f"primary_key {list(spec.primary_key)}"
         )
     return plan
+
+
+class TargetCatalogue(Protocol):
+    """Whatever can describe the target table: the repository a sync writes through, or a
+    read-only view of the mirror (``qupersync doctor``)."""
+
+    def describe(self, spec: TableSpec) -> TableSchema | None: ...
+
+
+def preflight(
+    source: SourceRepository, target: TargetCatalogue, spec: TableSpec
+) -> tuple[TableSchema, SchemaPlan]:
+    """Describe both live tables and plan the target's changes; writes nothing."""
+    source_schema = source.describe(spec.source)
+    return source_schema, plan_schema(spec, source_schema, target.describe(spec))

@@ -9,7 +9,7 @@ fingerprint equals the stored one is skipped, so re-running a range is cheap and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from datetime import UTC, date, datetime
 
@@ -27,7 +27,7 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
 from qupersync_dagster.domain.services.pipeline import prefetch
-from qupersync_dagster.domain.services.schema_validation import SchemaPlan, plan_schema
+from qupersync_dagster.domain.services.schema_validation import SchemaPlan, preflight
 from qupersync_dagster.domain.services.watermark import (
     changed_since,
     fingerprint_for,
@@ -42,7 +42,7 @@ class _Counted:
         self._batches = batches
         self.rows = 0
 
-    def __iter__(self) -> Iterator[RowBatch]:
+    def __iter__(self) -> Generator[RowBatch, None, None]:
         with closing(self._batches):
             for batch in self._batches:
                 self.rows += batch.rows
@@ -74,8 +74,7 @@ class SyncService:
 
     def check_schema(self, spec: TableSpec) -> tuple[TableSchema, SchemaPlan]:
         """Pre-flight against the live schemas; writes nothing."""
-        source_schema = self.source.describe(spec.source)
-        return source_schema, plan_schema(spec, source_schema, self.target.describe(spec))
+        return preflight(self.source, self.target, spec)
 
     def apply_plan(self, spec: TableSpec, source_schema: TableSchema, plan: SchemaPlan) -> None:
         """Create or evolve the target table as planned; refuses a plan with differences."""

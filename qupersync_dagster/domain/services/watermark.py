@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeGuard
 
 from qupersync_dagster.domain.entities import SourceFingerprint, SyncWatermark, TableSpec
 
@@ -18,7 +19,9 @@ def fingerprint_for(found: SourceFingerprint | None, schema_signature: str) -> S
     return replace(found or SourceFingerprint(row_count=0), schema_signature=schema_signature)
 
 
-def is_unchanged(stored: SyncWatermark | None, fingerprint: SourceFingerprint) -> bool:
+def is_unchanged(
+    stored: SyncWatermark | None, fingerprint: SourceFingerprint
+) -> TypeGuard[SyncWatermark]:
     return stored is not None and stored.fingerprint == fingerprint
 
 

@@ -36,21 +36,14 @@ class PostgresSettings(ConnectionSettings):
 
     def url(self) -> sa.URL:
         query = {"sslmode": self.sslmode, "application_name": self.application_name}
-        if self.host.startswith("/"):  # a Unix socket directory
-            query["host"] = self.host
-            return sa.URL.create(
-                "postgresql+psycopg2",
-                username=self.user,
-                password=self.password or None,
-                database=self.database,
-                port=self.port,
-                query=query,
-            )
+        host: str | None = self.host
+        if self.host.startswith("/"):  # a Unix socket directory goes in the query
+            query["host"], host = self.host, None
         return sa.URL.create(
             "postgresql+psycopg2",
             username=self.user,
             password=self.password or None,
-            host=self.host,
+            host=host,
             port=self.port,
             database=self.database,
             query=query,

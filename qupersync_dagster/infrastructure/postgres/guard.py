@@ -10,11 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
+import psycopg2.extensions
 import sqlalchemy as sa
 
 from qupersync_dagster.infrastructure.postgres.errors import translate, unanswered
 from qupersync_dagster.infrastructure.postgres.watchdog import deadline
+
+
+def driver_connection(conn: sa.Connection) -> psycopg2.extensions.connection:
+    """The psycopg2 connection under ``conn``: ``psycopg2.sql`` statements and COPY need it."""
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # only a connection already closed has none
+        raise RuntimeError("the target connection is closed")
+    return cast(psycopg2.extensions.connection, dbapi)
+
+
+def one_row(cursor: psycopg2.extensions.cursor) -> tuple[Any, ...]:
+    """The one row an aggregate (or lock) query always returns."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the target returned no row where one is always returned")
+    return row
 
 
 class GuardedEngine:
@@ -49,10 +67,10 @@ class GuardedEngine:
             yield conn
 
     @contextmanager
-    def cursor(self, table: str, *, begin: bool = False) -> Iterator:
+    def cursor(self, table: str, *, begin: bool = False) -> Iterator[psycopg2.extensions.cursor]:
         """A psycopg2 cursor on a guarded ``connection``, for ``psycopg2.sql`` statements."""
         with (
             self.connection(table, begin=begin) as conn,
-            conn.connection.dbapi_connection.cursor() as cursor,
+            driver_connection(conn).cursor() as cursor,
         ):
             yield cursor

@@ -24,6 +24,7 @@ from qupersync_dagster.domain.errors import TargetUnavailableError
 from qupersync_dagster.domain.repositories import PartitionLoad
 from qupersync_dagster.infrastructure.postgres import write_strategy
 from qupersync_dagster.infrastructure.postgres.errors import translate
+from qupersync_dagster.infrastructure.postgres.guard import driver_connection, one_row
 from qupersync_dagster.infrastructure.postgres.state_store import StateStore
 from qupersync_dagster.infrastructure.postgres.window_writes import WindowWriter
 
@@ -38,7 +39,7 @@ class PostgresPartitionLoad(PartitionLoad):
         columns: tuple[str, ...],
     ):
         self.conn = conn
-        self.cursor = conn.connection.dbapi_connection.cursor()
+        self.cursor = driver_connection(conn).cursor()
         self.state = state
         self.spec = spec
         self.window = window
@@ -54,7 +55,7 @@ class PostgresPartitionLoad(PartitionLoad):
             sql.SQL("SELECT {}(hashtext(%s), hashtext(%s))").format(sql.Identifier(function)),
             (self.spec.name, self.window.key),
         )
-        return wait or bool(self.cursor.fetchone()[0])
+        return wait or bool(one_row(self.cursor)[0])
 
     def stored_state(self) -> SyncWatermark | None:
         return self.state.load(self.conn, self.spec.name, self.window.key).get(self.window.key)

@@ -20,7 +20,7 @@ from qupersync_dagster.domain.entities import (
 from qupersync_dagster.domain.repositories import TargetReadModel
 from qupersync_dagster.infrastructure.float_sql import float_measure_sum, has_float_measure
 from qupersync_dagster.infrastructure.postgres import schema
-from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine, one_row
 from qupersync_dagster.infrastructure.postgres.sql_fragments import (
     table,
     window_params,
@@ -33,6 +33,7 @@ def fingerprint_query(spec: TableSpec, columns: TableSchema | None) -> sql.Compo
 
     A float measure (in the mirror's ``columns``) is summed by the source's float rule.
     """
+    measure: sql.Composable
     if not spec.measure_column:
         measure = sql.SQL("NULL")
     else:
@@ -89,14 +90,14 @@ class PostgresReadModel(TargetReadModel):
     def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
         with self.target.cursor(spec.name) as cursor:
             cursor.execute(key_violations_query(spec), window_params(start, end))
-            return KeyViolations(*map(int, cursor.fetchone()))
+            return KeyViolations(*map(int, one_row(cursor)))
 
     def preview(
         self, spec: TableSpec, start: date, end: date, limit: int = 10
-    ) -> tuple[list[str], list[tuple]]:
+    ) -> tuple[list[str], list[tuple[object, ...]]]:
         query = sql.SQL("SELECT * FROM {} WHERE {} LIMIT %(limit)s").format(
             table(spec), window_predicate(spec)
         )
         with self.target.cursor(spec.name) as cursor:
             cursor.execute(query, {**window_params(start, end), "limit": limit})
-            return [d.name for d in cursor.description], cursor.fetchall()
+            return [d.name for d in cursor.description or ()], cursor.fetchall()

@@ -22,7 +22,7 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.repositories import PartitionLoad, TargetRepository
 from qupersync_dagster.infrastructure.postgres import schema as table_schema
-from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
+from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine, driver_connection
 from qupersync_dagster.infrastructure.postgres.partition_load import PostgresPartitionLoad
 from qupersync_dagster.infrastructure.postgres.state_store import StateStore
 
@@ -63,7 +63,7 @@ class PostgresTargetRepository(TargetRepository):
                 yield load
             except BaseException:
                 # After a cut the rollback on leaving would fail and hide the real error.
-                if not conn.invalidated and conn.connection.dbapi_connection.closed:
+                if not conn.invalidated and driver_connection(conn).closed:
                     conn.invalidate()
                 raise
             if not load.committed:

@@ -6,6 +6,8 @@ written, and because the catalogue is the one place the mirror's actual columns 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg2 import sql
 
 from qupersync_dagster.domain.entities import Column, TableSchema, TableSpec
@@ -107,7 +109,7 @@ def evolve_table(
     _execute(target, spec, statements)
 
 
-def _execute(target: GuardedEngine, spec: TableSpec, statements: list[sql.Composable]) -> None:
+def _execute(target: GuardedEngine, spec: TableSpec, statements: Sequence[sql.Composable]) -> None:
     with target.cursor(spec.name, begin=True) as cursor:
         for statement in statements:
             cursor.execute(statement)

@@ -35,6 +35,7 @@ _CREATE_LOCK_KEY = 0x51_5359_4E43
 
 class StateStore:
     def __init__(self, schema: str):
+        self.schema = schema
         self.table = sa.Table(
             "sync_state", sa.MetaData(schema=schema), *(c._copy() for c in STATE_COLUMNS)
         )
@@ -42,7 +43,7 @@ class StateStore:
     def ensure(self, conn: sa.Connection) -> None:
         # Text: Core has no statement form for a bare function call without adding a label.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK_KEY})
-        conn.execute(sa.schema.CreateSchema(self.table.schema, if_not_exists=True))
+        conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
         self.table.create(conn, checkfirst=True)
 
     def load(self, conn: sa.Connection, table: str, partition: str | None = None):

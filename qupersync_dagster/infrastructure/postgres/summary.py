@@ -25,7 +25,7 @@ from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine
 
 def _create(summary: SummarySpec) -> list[sql.Composable]:
     table = sql.Identifier(summary.target.schema, summary.target.name)
-    columns = [sql.SQL("usage_date date NOT NULL")]
+    columns: list[sql.Composable] = [sql.SQL("usage_date date NOT NULL")]
     columns += [sql.SQL("{} text").format(sql.Identifier(name)) for name, _ in SUMMARY_DIMENSIONS]
     columns += [sql.SQL("{} numeric").format(sql.Identifier(name)) for name, _ in SUMMARY_MEASURES]
     columns.append(sql.SQL("line_count bigint NOT NULL"))

@@ -232,12 +232,13 @@ class WindowWriter:
         """
         keys = self.spec.primary_key
         others = [c for c in self.columns if c not in keys]
-        order = [sql.SQL("{}").format(sql.Identifier(k)) for k in keys]
+        order: list[sql.Composable] = [sql.Identifier(k) for k in keys]
         if self.spec.watermark_column:
             order.append(
                 sql.SQL("{} DESC NULLS LAST").format(sql.Identifier(self.spec.watermark_column))
             )
         order.append(sql.SQL("CAST(s AS text) DESC"))
+        action: sql.Composable
         if others:
             action = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
                 sql.SQL(", ").join(

@@ -24,8 +24,8 @@ def node_count(conn: redshift_connector.Connection) -> int | None:
     cursor = conn.cursor()
     try:
         cursor.execute(sql.NODE_COUNT)
-        (count,) = cursor.fetchone()
-        return int(count) or None
+        row = cursor.fetchone()
+        return int(row[0]) or None if row else None
     except redshift_connector.ProgrammingError:
         log.info("STV_SLICES is not readable; assuming a single-node cluster", exc_info=True)
         return None

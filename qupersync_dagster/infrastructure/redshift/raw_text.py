@@ -34,7 +34,7 @@ def _undecoded(data: bytes, offset: int, length: int) -> bytes:
 def text_as_bytes(conn: redshift_connector.Connection) -> Iterator[None]:
     """Within the block, statements prepared on ``conn`` return text columns as ``bytes``."""
     decoders = conn.redshift_types
-    saved = {oid: decoders[oid] for oid in _TEXT_TYPES}
+    saved = {int(oid): decoders[oid] for oid in _TEXT_TYPES}
     decoders.update({oid: (fmt, _undecoded) for oid, (fmt, _) in saved.items()})
     try:
         yield

@@ -10,15 +10,17 @@ successive cursors over time slices (``slices``) in that one transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from operator import itemgetter
+from typing import Any
 
 import redshift_connector
 
 from qupersync_dagster.domain.entities import (
     Column,
     PartitionWindow,
+    RedshiftQuery,
     RowBatch,
     SourceFingerprint,
     TableRef,
@@ -35,8 +37,8 @@ from qupersync_dagster.domain.services.copy_text import escape_bytes
 from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
 from qupersync_dagster.infrastructure.redshift import cluster, sql
 from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
+from qupersync_dagster.infrastructure.redshift.row_text import RowLayout
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
-from qupersync_dagster.infrastructure.redshift.sql import RowLayout
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def _fetch_sizes(limit: int) -> Iterator[int]:
         size = min(2 * size, limit)
 
 
-def _encode(rows: list, layout: RowLayout) -> bytes:
+def _encode(rows: Sequence[Sequence[Any]], layout: RowLayout) -> bytes:
     """One COPY text line per fetched row; every value is already bytes (see ``raw_text``)."""
     groups = layout.groups
     lines = [row[0] for row in rows] if groups == 1 else [b"\t".join(row[:groups]) for row in rows]
@@ -76,7 +78,7 @@ def _encode(rows: list, layout: RowLayout) -> bytes:
     return b"\n".join(lines)
 
 
-def _splice(lines: list[bytes], rows: list, item: int, field: int) -> None:
+def _splice(lines: list[bytes], rows: Sequence[Sequence[Any]], item: int, field: int) -> None:
     """Escape the values spilled into ``item`` into the empty field ``field`` of their lines."""
     for index, row in enumerate(rows):
         value = row[item]
@@ -103,7 +105,8 @@ class RedshiftSourceRepository(SourceRepository):
             except Exception:  # noqa: BLE001 - the connection may already be gone
                 log.debug("closing a failed Redshift connection", exc_info=True)
 
-    def _cursor(self) -> redshift_connector.Cursor:
+    def _connection(self) -> redshift_connector.Connection:
+        """The open connection, opened now if there is none."""
         if self._conn is None:
             try:
                 self._conn = self._connect()
@@ -122,7 +125,10 @@ class RedshiftSourceRepository(SourceRepository):
                 # failed): configuration another attempt cannot fix. Its message names no secret.
                 message = _server_message(error)
                 raise ConfigError(f"cannot connect to Redshift: {message}") from error
-        return self._conn.cursor()
+        return self._conn
+
+    def _cursor(self) -> redshift_connector.Cursor:
+        return self._connection().cursor()
 
     def _fail(self, error: Exception, what: str) -> Exception:
         """Roll back, drop a broken connection and describe ``error`` as a domain error."""
@@ -160,12 +166,12 @@ class RedshiftSourceRepository(SourceRepository):
             except Exception:  # noqa: BLE001 - a dead connection is re-opened next time
                 self.close()
 
-    def _query(self, query, what: str) -> list:
+    def _query(self, query: RedshiftQuery, what: str) -> list[Sequence[Any]]:
         cursor = self._cursor()
         try:
             cursor.execute(query.sql, query.params or None)
             rows = cursor.fetchall()
-            self._conn.rollback()
+            self._connection().rollback()
             return list(rows)
         except Exception as error:
             raise self._fail(error, what) from error
@@ -197,8 +203,7 @@ class RedshiftSourceRepository(SourceRepository):
 
     def _learn_fetch_limit(self) -> int:
         if self._fetch_limit is None:
-            self._cursor()  # opens the connection, with its error handling
-            nodes = cluster.node_count(self._conn)
+            nodes = cluster.node_count(self._connection())
             self._fetch_limit = cluster.fetch_limit(nodes, self.fetch_size)
         return self._fetch_limit
 
@@ -226,7 +231,7 @@ class RedshiftSourceRepository(SourceRepository):
             for bounds in self._slices(cursor, spec, schema, window, changed_since, expected_rows):
                 select, layout = sql.select_rows(spec, schema, window, changed_since, bounds)
                 yield from self._read(cursor, select, layout, limit)
-            self._conn.rollback()
+            self._connection().rollback()
         except GeneratorExit:
             self._end()
             raise
@@ -259,7 +264,7 @@ class RedshiftSourceRepository(SourceRepository):
         cursor.execute(sql.declare(select))
         sizes = _fetch_sizes(limit)
         while True:
-            with text_as_bytes(self._conn):
+            with text_as_bytes(self._connection()):
                 cursor.execute(sql.fetch(next(sizes)))
             rows = cursor.fetchall()
             if not rows:

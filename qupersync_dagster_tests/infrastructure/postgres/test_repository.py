@@ -26,8 +26,8 @@ from qupersync_dagster.domain.entities import (
     TypeKind,
 )
 from qupersync_dagster.domain.errors import DataError
-from qupersync_dagster.domain.services.copy_text import encode_row
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
+from qupersync_dagster_tests.domain.fakes import encode_row
 
 pytestmark = pytest.mark.integration
 

@@ -3,8 +3,8 @@
 The source renders rows into COPY text on the server and escapes too-long values on the client; the
 only trustworthy reference for that text is PostgreSQL's own ``COPY ... TO STDOUT``, so every
 batch is compared byte for byte with what psycopg2 reads from the same rows -- except the float
-fields, which the source writes in an exact hexadecimal form that no session setting can round:
-those are compared by their IEEE bits.
+fields, whose text depends on the session's ``extra_float_digits`` (the source pins it; the
+reference session does not): those are compared by their IEEE bits.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from qupersync_dagster.domain.entities import (
     TypeKind,
 )
 from qupersync_dagster.domain.errors import ConfigError, SourceUnavailableError
-from qupersync_dagster.infrastructure.redshift import sql
+from qupersync_dagster.infrastructure.redshift import row_text
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.repository import (
     RedshiftSourceRepository,
@@ -195,7 +195,7 @@ def _float_bits(field: bytes, layout: str) -> bytes:
     if field == b"\\N":
         return field
     text = field.decode()
-    value = float.fromhex(text) if "0x" in text else float(text)
+    value = float(text)
     return struct.pack(layout, value).hex().encode()
 
 
@@ -272,7 +272,7 @@ def test_values_too_long_to_render_on_the_source_are_escaped_by_the_client(sourc
     # Longer than the source renders in a row's group: those travel raw and the client escapes
     # them into their field. JSON may also hold raw tabs and line breaks between its tokens.
     long_text = "tab\t newline\n return\r backslash\\ \\N 東京 🚀 " * 400
-    assert len(long_text.encode()) > sql.SPILL_BYTES
+    assert len(long_text.encode()) > row_text.SPILL_BYTES
     spaced_json = '{"a":\n\t1,\r\n "b": "x\\ty"}'
     rows = [
         (100, long_text, long_text, Json({"text": long_text, "n": [1, None]}).dumps(None)),

@@ -31,7 +31,7 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.errors import ConfigError
 from qupersync_dagster.infrastructure.float_sql import float_measure_sum
-from qupersync_dagster.infrastructure.redshift import sql
+from qupersync_dagster.infrastructure.redshift import row_text, sql
 
 T = TypeKind
 WINDOW = PartitionWindow.day(date(2026, 8, 3))
@@ -220,7 +220,7 @@ def test_no_statement_contains_a_backslash(spec, schema):
 
 @pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
 def test_the_select_list_covers_every_column_once_in_schema_order(spec, schema):
-    items, layout = sql.select_list(schema)
+    items, layout = row_text.select_list(schema)
     assert len(items) == layout.groups + len(layout.spills)
     covered = [name for item in items[: layout.groups] for name in _columns_in_order(item)]
     assert covered == list(schema.names)
@@ -229,14 +229,14 @@ def test_the_select_list_covers_every_column_once_in_schema_order(spec, schema):
 
 
 def test_unbounded_columns_are_rendered_in_their_group_and_spill_when_too_long():
-    items, layout = sql.select_list(WIDE_SCHEMA)
+    items, layout = row_text.select_list(WIDE_SCHEMA)
     assert [WIDE_SCHEMA.names[field] for field in layout.spills] == ["huge", "unbounded", "tags"]
-    assert not layout.single_rendered
+    assert layout.groups > 1 or layout.spills
 
 
 def test_a_null_super_is_rendered_as_null_not_as_the_json_text_null():
     # Redshift's JSON_SERIALIZE(NULL) is the text 'null'; only the column itself tells NULL.
-    items, layout = sql.select_list(CUR_SCHEMA)
+    items, layout = row_text.select_list(CUR_SCHEMA)
     group = items[0]
     assert "CASE WHEN \"resource_tags\" IS NULL THEN CAST(CHR(92) AS VARCHAR(1)) || 'N'" in group
 
@@ -252,7 +252,7 @@ def test_no_control_character_is_spelt_as_a_bare_chr_whose_char_type_drops_blank
 
 def test_a_super_is_measured_with_json_size_and_a_large_one_travels_unserialised():
     # JSON_SERIALIZE refuses values over a VARCHAR (64 KB); a SUPER holds up to 16 MB.
-    items, layout = sql.select_list(CUR_SCHEMA)
+    items, layout = row_text.select_list(CUR_SCHEMA)
     spill = items[layout.groups + layout.spills.index(CUR_SCHEMA.names.index("resource_tags"))]
     assert "JSON_SERIALIZE" not in spill
     assert re.fullmatch(
@@ -262,7 +262,7 @@ def test_a_super_is_measured_with_json_size_and_a_large_one_travels_unserialised
     )
     for item in items[: layout.groups]:
         for serialised in re.finditer(r'JSON_SERIALIZE\("(\w+)"\)', item):
-            guard = f'WHEN JSON_SIZE("{serialised.group(1)}") <= {sql.SPILL_BYTES} THEN'
+            guard = f'WHEN JSON_SIZE("{serialised.group(1)}") <= {row_text.SPILL_BYTES} THEN'
             assert guard in item[: serialised.start()]
 
 
@@ -277,8 +277,8 @@ def test_every_session_pins_the_settings_that_shape_rendered_text():
 
 def test_a_narrow_table_is_rendered_as_one_copy_line_per_row():
     schema = TableSchema(tuple(c for c in CUR_SCHEMA.columns if c.type.kind is not T.JSON))
-    _, layout = sql.select_list(schema)
-    assert layout.single_rendered
+    _, layout = row_text.select_list(schema)
+    assert layout.groups == 1 and not layout.spills
 
 
 def _inline_limit(item: str, name: str) -> int:
@@ -307,7 +307,7 @@ def _worst_case_bytes(columns: list[Column], item: str) -> int:
 
 
 def _assert_groups_fit(schema: TableSchema) -> None:
-    items, layout = sql.select_list(schema)
+    items, layout = row_text.select_list(schema)
     for item in items[: layout.groups]:
         names = _columns_in_order(item)
         group = [schema.get(name) for name in names]
@@ -323,7 +323,7 @@ def test_many_mid_sized_columns_are_split_into_groups_that_fit():
     schema = TableSchema(
         tuple(Column(f"c{i}", ColumnType(T.VARCHAR, length=4000)) for i in range(40))
     )
-    _, layout = sql.select_list(schema)
+    _, layout = row_text.select_list(schema)
     assert layout.groups > 1 and not layout.spills
     _assert_groups_fit(schema)
 
@@ -348,7 +348,7 @@ COLUMN_TYPES = st.one_of(
 def test_any_schema_is_grouped_into_varchars_that_fit(column_types):
     schema = TableSchema(tuple(Column(f"c{i}", t) for i, t in enumerate(column_types)))
     _assert_groups_fit(schema)
-    items, layout = sql.select_list(schema)
+    items, layout = row_text.select_list(schema)
     covered = [n for item in items[: layout.groups] for n in _columns_in_order(item)]
     assert covered == list(schema.names)
 
