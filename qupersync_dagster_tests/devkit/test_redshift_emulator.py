@@ -5,22 +5,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import re
 import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest
 import redshift_connector
 
-import qupersync_dagster
 from qupersync_dagster.devkit.embedded import ServerAddress
 from qupersync_dagster.devkit.redshift_emulator import (
     REDSHIFT_SERVER_VERSION,
@@ -29,7 +25,11 @@ from qupersync_dagster.devkit.redshift_emulator import (
     filter_startup_packet,
     rewrite_parameter_status,
 )
-from qupersync_dagster_tests.devkit.redshift_emulator.driver import SOCKET_TIMEOUT, connect
+from qupersync_dagster_tests.devkit.redshift_emulator.driver import (
+    SOCKET_TIMEOUT,
+    connect,
+    emulator_cli,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -414,26 +414,8 @@ def test_stop_closes_live_connections_and_is_idempotent(
 @pytest.fixture
 def emulator_process(pg_server: ServerAddress) -> Iterator[tuple[subprocess.Popen, str, int]]:
     """The CLI in its own process, with the address it reports."""
-    command = [
-        sys.executable,
-        "-m",
-        "qupersync_dagster.devkit.redshift_emulator",
-        "--upstream-host",
-        pg_server.host,
-        "--upstream-port",
-        str(pg_server.port),
-        "--port",
-        "0",
-    ]
-    repo_root = Path(qupersync_dagster.__file__).resolve().parents[1]
-    with subprocess.Popen(command, cwd=repo_root, stdout=subprocess.PIPE, text=True) as cli:
-        try:
-            assert cli.stdout is not None
-            match = re.search(r"listening on ([\d.]+):(\d+)", cli.stdout.readline())
-            assert match, "the CLI did not print its address"
-            yield cli, match[1], int(match[2])
-        finally:
-            cli.kill()
+    with emulator_cli(pg_server) as process:
+        yield process
 
 
 def test_cli_serves_until_terminated(
