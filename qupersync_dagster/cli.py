@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         "emulated Redshift, as AWS does when it restates a CUR (rows removed, costs changed, "
         "late credits), and print what changed",
     )
+    demo.add_argument(
+        "--table",
+        metavar="NAME",
+        help="with --restate: re-deliver this table only (cur_line_items, focus_costs or "
+        "coh_recommendations; default: every table of the demo)",
+    )
     commands.add_parser(
         "doctor",
         help="check the configured Redshift, PostgreSQL and table list; writes nothing",
@@ -104,10 +110,13 @@ def _demo(args: argparse.Namespace) -> int:
     from qupersync_dagster.demo.home import DemoHome
     from qupersync_dagster.demo.run import DemoError, restate_day, serve
 
+    if args.table is not None and args.restate is None:
+        print("qupersync demo: --table goes with --restate DAY", file=sys.stderr)
+        return 2
     home = DemoHome.resolve(args.home)
     try:
         if args.restate is not None:
-            restate_day(home, args.restate)
+            restate_day(home, args.restate, args.table)
         else:
             serve(home, rows_per_day=args.rows_per_day, ui_port=args.ui_port)
     except DemoError as error:

@@ -38,8 +38,14 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_demo_help_names_every_option():
     result = _run("demo", "--help")
     assert result.returncode == 0, result.stderr
-    for option in ("--home", "--rows-per-day", "--ui-port", "--restate"):
+    for option in ("--home", "--rows-per-day", "--ui-port", "--restate", "--table"):
         assert option in result.stdout
+
+
+def test_table_without_restate_is_refused(tmp_path):
+    result = _run("demo", "--home", str(tmp_path), "--table", "focus_costs")
+    assert result.returncode == 2
+    assert "--table goes with --restate" in result.stderr
 
 
 def test_doctor_is_a_command_that_says_it_writes_nothing():
@@ -100,6 +106,21 @@ def test_restate_changes_exactly_what_it_reports(demo):
     assert _reported(r"rows: (\d+) -> (\d+)", out) == [str(len(before)), str(len(after))]
     costs = _reported(r"line_item_unblended_cost: (\S+) -> (\S+)", out)
     assert [Decimal(cost) for cost in costs] == [sum(before.values()), sum(after.values())]
+
+
+def test_restate_of_one_table_leaves_the_others_alone(demo):
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    before = _day_rows(demo, day)
+    home = str(demo.home.root)
+    result = _run("demo", "--home", home, "--restate", day.isoformat(), "--table", "focus_costs")
+    assert result.returncode == 0, result.stderr
+    assert "billing.focus_costs" in result.stdout
+    assert SOURCE_TABLE not in result.stdout
+    assert _day_rows(demo, day) == before
+
+    unknown = _run("demo", "--home", home, "--restate", day.isoformat(), "--table", "nope")
+    assert unknown.returncode == 1
+    assert "cur_line_items, focus_costs, coh_recommendations" in unknown.stderr
 
 
 def _alive(process: psutil.Process) -> bool:

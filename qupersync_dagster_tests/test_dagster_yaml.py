@@ -127,6 +127,9 @@ def test_runs_are_queued_retried_after_crashes_and_monitored(instance):
     expected_queue = SETTINGS["run_queue"]
     assert queue.max_user_code_failure_retries == expected_queue["max_user_code_failure_retries"]
     assert queue.user_code_failure_retry_delay == expected_queue["user_code_failure_retry_delay"]
+    # A run launched from the UI leaves the queue within a second.
+    assert coordinator.dequeue_interval_seconds == expected_queue["dequeue_interval_seconds"] == 1
+    assert coordinator.dequeue_use_threads is expected_queue["dequeue_use_threads"] is True
 
     retries = SETTINGS["run_retries"]
     assert instance.run_retries_enabled is retries["enabled"] is True

@@ -1,4 +1,4 @@
-"""What a code location adds to its tables once: the ``redshift`` and ``postgres`` resources.
+"""What a code location adds to its tables once: the connections and the executor.
 
 Both code locations hold them once: ``qupersync_dagster.definitions`` adds them to its tables,
 and a ``dg`` project's defs folder loads them from here beside its component instances.
@@ -22,8 +22,12 @@ def resources() -> dict[str, Any]:
 
 
 def location_definitions() -> dg.Definitions:
-    """The code location's own part, beside any number of tables' definitions."""
-    return dg.Definitions(resources=resources())
+    """The code location's own part, beside any number of tables' definitions.
+
+    The in-process executor is also that of the implicit asset job the UI's Materialize launches
+    (see ``build_sync_job``).
+    """
+    return dg.Definitions(resources=resources(), executor=dg.in_process_executor)
 
 
 @dg.definitions

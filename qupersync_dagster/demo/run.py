@@ -22,13 +22,15 @@ from qupersync_dagster.demo.data import (
     DEMO_TABLE,
     Databases,
     Restatement,
-    demo_table,
+    demo_tables,
+    generator,
     restate,
     seed,
     write_table_list,
 )
 from qupersync_dagster.demo.home import DemoHome, DemoState, HomeInUse
 from qupersync_dagster.devkit.embedded import LOOPBACK, free_port
+from qupersync_dagster.domain.entities import TableSpec
 from qupersync_dagster.infrastructure.table_list import load_table_list
 
 UI_STARTUP_TIMEOUT_S = 300.0
@@ -82,18 +84,22 @@ def _start_and_wait(
     postgres = resources.enter_context(stack.postgres(home))
     say(f"PostgreSQL: {postgres.host}:{postgres.port}, user {postgres.user}, no password")
 
-    spec = demo_table()
     databases = Databases()
     today = datetime.now(UTC).date()
-    say(f"preparing {spec.source} in {databases.source} (the first start generates the data) ...")
-    seeded = seed(postgres, spec, databases, today=today, rows_per_day=rows_per_day)
-    write_table_list(home.table_list, spec, seeded.first_day)
-    added = f", {seeded.rows_added:,} of them new" if seeded.rows_added else ""
-    say(
-        f"  {databases.source}: the emulated Redshift; {spec.source} holds "
-        f"{seeded.rows_total:,} rows from {seeded.first_day} to {seeded.last_day}{added}"
-    )
-    say(f"  {databases.target}: the target database ({spec.target} and the daily summary)")
+    say(f"preparing the source tables in {databases.source} (the first start generates them) ...")
+    tables = demo_tables()
+    for spec in tables:
+        result = seed(postgres, spec, databases, today=today, rows_per_day=rows_per_day)
+        added = f", {result.rows_added:,} of them new" if result.rows_added else ""
+        say(
+            f"  {spec.source}: {result.rows_total:,} rows from {result.first_day} to "
+            f"{result.last_day}{added}"
+        )
+        if spec.name == DEMO_TABLE:
+            seeded = result  # every table's partitions start with the line items' history
+    write_table_list(home.table_list, tables[0], seeded.first_day)
+    say(f"  {databases.source}: the emulated Redshift, holding the tables above")
+    say(f"  {databases.target}: the target database (the mirrors and the daily summary)")
     say(f"  {databases.dagster}: Dagster's runs, events and schedules")
 
     emulator = resources.enter_context(stack.redshift_emulator(postgres))
@@ -121,6 +127,11 @@ def _start_and_wait(
     say(f"Dagster UI: {url}  (ready {time.monotonic() - started:.1f} s after the start)")
     say(f"  try it: open {url}/assets/{DEMO_TABLE}, Materialize, type {yesterday}, Launch 1 run")
     say(f"  re-deliver a day, from another terminal: qupersync demo --restate {yesterday}")
+    say(f"  (all tables; --table {', '.join(spec.name for spec in tables)} for one)")
+    say(
+        "  then materialize the day again: coh_recommendations (upsert by watermark) reports "
+        "the rows updated, inserted and deleted"
+    )
     say("  Ctrl-C stops everything")
     process.wait()
     raise DemoError(f"dagster dev exited unexpectedly with code {process.returncode}")
@@ -130,27 +141,40 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def restate_day(home: DemoHome, day: date) -> Restatement:
-    """Re-deliver ``day`` in the running demo's source database, and report the change."""
+def restate_day(home: DemoHome, day: date, table: str | None = None) -> list[Restatement]:
+    """Re-deliver ``day`` of ``table`` (default: every table) in the running demo's source."""
     running = DemoState.load(home)
     if running is None:
         raise DemoError(f"no demo runs on {home.root}: start `qupersync demo` first")
-    spec = load_table_list(home.table_list).table(DEMO_TABLE)
+    tables = load_table_list(home.table_list).tables
+    names = [spec.name for spec in tables]
+    if table is not None and table not in names:
+        raise DemoError(f"no table {table!r} in the demo; its tables are {', '.join(names)}")
     source = running.databases.source
-    try:
-        result = restate(running.postgres, spec, source, day)
-    except ValueError as error:
-        raise DemoError(str(error)) from None
+    results = []
+    for spec in tables:
+        if table is not None and spec.name != table:
+            continue
+        try:
+            result = restate(running.postgres, spec, source, day)
+        except ValueError as error:
+            raise DemoError(str(error)) from None
+        _report(spec, source, result)
+        results.append(result)
+    return results
+
+
+def _report(spec: TableSpec, source: str, result: Restatement) -> None:
+    words = generator(spec)
     measure = spec.measure_column or "cost"
-    say(f"re-delivered {day} of {spec.source} in {source}, as an AWS restatement would:")
-    say(f"  removed {result.removed} line items")
-    say(f"  changed the costs of {result.changed} line items")
-    say(f"  added {result.added} late credits")
+    say(f"re-delivered {result.day} of {spec.source} in {source}, as AWS would:")
+    say(f"  {words.removed.format(n=result.removed)}")
+    say(f"  {words.changed.format(n=result.changed)}")
+    say(f"  {words.added.format(n=result.added)}")
     say(f"  rows: {result.before.rows} -> {result.after.rows}")
     say(f"  sum of {measure}: {result.before.cost} -> {result.after.cost}")
     say(
-        f"partition {day} of {spec.name} is now out of date: materialize it again, or turn on "
-        f"the restatement sensor (Automation page), which finds it within "
+        f"partition {result.day} of {spec.name} is now out of date: materialize it again, or "
+        f"turn on its restatement sensor (Automation page), which finds it within "
         f"{stack.DEMO_SENSOR_INTERVAL_S} s"
     )
-    return result

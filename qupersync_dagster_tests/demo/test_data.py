@@ -14,6 +14,7 @@ from qupersync_dagster.demo.data import (
     DayTotals,
     SeedResult,
     demo_table,
+    demo_tables,
     history_start,
     restate,
     seed,
@@ -155,3 +156,22 @@ def test_restate_refuses_a_day_without_data(pg_server, databases):
     seed(pg_server, demo_table(), databases, today=TODAY, rows_per_day=1)
     with pytest.raises(ValueError, match="outside the demo's data"):
         restate(pg_server, demo_table(), databases.source, FIRST_DAY - timedelta(days=1))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["focus_costs", "coh_recommendations"])
+def test_every_shipped_table_is_seeded_from_the_same_first_day_and_restated(
+    pg_server, databases, name
+):
+    spec = next(spec for spec in demo_tables() if spec.name == name)
+    result = seed(pg_server, spec, databases, today=TODAY, rows_per_day=ROWS_PER_DAY)
+    assert (result.first_day, result.last_day) == (FIRST_DAY, TODAY)
+    again = seed(pg_server, spec, databases, today=TODAY, rows_per_day=ROWS_PER_DAY)
+    assert (again.rows_added, again.rows_total) == (0, result.rows_total)
+
+    day = TODAY - timedelta(days=3)
+    restated = restate(pg_server, spec, databases.source, day)
+
+    assert restated.removed + restated.changed + restated.added > 0
+    assert restated.after.rows == restated.before.rows - restated.removed + restated.added
+    assert restated.after.cost != restated.before.cost

@@ -46,7 +46,11 @@ def test_the_shipped_example_loads(monkeypatch):
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     tables = load_table_list()
     assert configured_path() == default_path()
-    assert [spec.name for spec in tables.tables] == ["cur_line_items"]
+    assert [spec.name for spec in tables.tables] == [
+        "cur_line_items",
+        "focus_costs",
+        "coh_recommendations",
+    ]
     assert tables.summary is not None and tables.summary.from_table == "cur_line_items"
 
 

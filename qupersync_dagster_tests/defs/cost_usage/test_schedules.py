@@ -54,6 +54,12 @@ def test_schedule_is_daily_in_utc_stopped_and_targets_the_sync_job(defs, spec):
     }
 
 
+def test_every_job_runs_its_steps_in_the_run_worker_process(defs):
+    # The sync job, and the implicit asset job the UI's Materialize launches: no process per step.
+    jobs = [defs.resolve_job_def(f"{TABLE}_sync"), defs.resolve_implicit_global_asset_job_def()]
+    assert all(job.executor_def is dg.in_process_executor for job in jobs)
+
+
 def test_a_tick_requests_one_run_from_lookback_to_its_day(defs, spec):
     when = datetime(2026, 12, 15, 6, 0, tzinfo=UTC)
     request = _request(defs, when)
