@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from qupersync_dagster.defs.cost_usage.failures import as_dagster_failure
 from qupersync_dagster.defs.cost_usage.lineage import (
     COLUMN_LINEAGE,
     TABLE_NAME,
@@ -27,7 +28,6 @@ from qupersync_dagster.defs.cost_usage.partition_metadata import (
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
 from qupersync_dagster.domain.entities import PartitionOutcome, TableSchema, TableSpec
-from qupersync_dagster.domain.errors import QuperSyncError
 from qupersync_dagster.domain.repositories import TargetReadModel
 
 SCHEMA_CHECK = "schema_matches"
@@ -56,10 +56,6 @@ def dagster_column_schema(schema: TableSchema) -> dg.TableSchema:
             for column in schema.columns
         ]
     )
-
-
-def _as_failure(error: QuperSyncError) -> dg.Failure:
-    return dg.Failure(description=str(error), allow_retries=error.retryable)
 
 
 def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
@@ -101,43 +97,40 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     ):
         window = window_of(context)
         started = time.perf_counter()
-        try:
-            with (
-                open_sync_service(redshift, postgres) as service,
-                postgres.get_read_model() as mirror,
-            ):
-                source_schema, plan = service.check_schema(spec)
-                yield dg.AssetCheckResult(
-                    check_name=SCHEMA_CHECK,
-                    passed=plan.ok,
-                    metadata={
-                        "differences": dg.MetadataValue.json(plan.differences),
-                        "changes_applied": dg.MetadataValue.json(plan.changes),
-                    },
-                )
-                service.apply_plan(spec, source_schema, plan)
-                results = service.sync(
-                    spec,
-                    window.start,
-                    window.end,
-                    force=config.force,
-                    schema=source_schema,
-                    on_result=lambda r: context.log.info(
-                        f"{spec.name} {r.partition}: {r.outcome.value}, "
-                        f"{r.rows_extracted} rows extracted"
-                    ),
-                )
-                seconds = time.perf_counter() - started
-                target_schema = mirror.describe(spec)
-                mirrored = mirror.fingerprints(spec, window.start, window.end)
-                previews = {
-                    r.partition: preview_markdown(*_day_preview(mirror, spec, r.partition))
-                    for r in results
-                    if r.outcome is PartitionOutcome.SYNCED
-                }
-        except QuperSyncError as error:
-            # Whether another attempt can help is the error's to say, not the retry policy's.
-            raise _as_failure(error) from None
+        with (
+            as_dagster_failure(),
+            open_sync_service(redshift, postgres) as service,
+            postgres.get_read_model() as mirror,
+        ):
+            source_schema, plan = service.check_schema(spec)
+            yield dg.AssetCheckResult(
+                check_name=SCHEMA_CHECK,
+                passed=plan.ok,
+                metadata={
+                    "differences": dg.MetadataValue.json(plan.differences),
+                    "changes_applied": dg.MetadataValue.json(plan.changes),
+                },
+            )
+            service.apply_plan(spec, source_schema, plan)
+            results = service.sync(
+                spec,
+                window.start,
+                window.end,
+                force=config.force,
+                schema=source_schema,
+                on_result=lambda r: context.log.info(
+                    f"{spec.name} {r.partition}: {r.outcome.value}, "
+                    f"{r.rows_extracted} rows extracted"
+                ),
+            )
+            seconds = time.perf_counter() - started
+            target_schema = mirror.describe(spec)
+            mirrored = mirror.fingerprints(spec, window.start, window.end)
+            previews = {
+                r.partition: preview_markdown(*_day_preview(mirror, spec, r.partition))
+                for r in results
+                if r.outcome is PartitionOutcome.SYNCED
+            }
         for result in results:
             day = date.fromisoformat(result.partition)
             context.add_asset_metadata(

@@ -12,18 +12,14 @@ from decimal import Decimal
 import dagster as dg
 
 from qupersync_dagster.defs.cost_usage.assets import RETRY_POLICY
+from qupersync_dagster.defs.cost_usage.failures import as_dagster_failure
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource
 from qupersync_dagster.domain.entities import SourceFingerprint, TableSpec
-from qupersync_dagster.domain.errors import QuperSyncError
 
 RECONCILED_CHECK = "reconciled_with_source"
 PRIMARY_KEY_CHECK = "primary_key_unique_not_null"
 FRESHNESS_CHECK = "freshness"
-
-
-def _as_failure(error: QuperSyncError) -> dg.Failure:
-    return dg.Failure(description=str(error), allow_retries=error.retryable)
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -83,7 +79,7 @@ def _reconciled_check(
         postgres: PostgresResource,
     ) -> dg.AssetCheckResult:
         window = window_of(context)
-        try:
+        with as_dagster_failure():
             with redshift.get_repository() as source:
                 schema = source.describe(spec.source)
                 found = source.fingerprints(spec, schema, window.start, window.end)
@@ -93,8 +89,6 @@ def _reconciled_check(
                     if mirror.describe(spec) is not None
                     else {}
                 )
-        except QuperSyncError as error:
-            raise _as_failure(error) from None
         days = _compare_days(found, mirrored)
         mismatched = [day for day, sides in days.items() if not sides["matches"]]
         return dg.AssetCheckResult(
@@ -133,15 +127,12 @@ def _primary_key_check(
         context: dg.AssetCheckExecutionContext, postgres: PostgresResource
     ) -> dg.AssetCheckResult:
         window = window_of(context)
-        try:
-            with postgres.get_read_model() as mirror:
-                if mirror.describe(spec) is None:
-                    return dg.AssetCheckResult(
-                        passed=True, description=f"{spec.target} does not exist yet: no rows"
-                    )
-                found = mirror.key_violations(spec, window.start, window.end)
-        except QuperSyncError as error:
-            raise _as_failure(error) from None
+        with as_dagster_failure(), postgres.get_read_model() as mirror:
+            if mirror.describe(spec) is None:
+                return dg.AssetCheckResult(
+                    passed=True, description=f"{spec.target} does not exist yet: no rows"
+                )
+            found = mirror.key_violations(spec, window.start, window.end)
         return dg.AssetCheckResult(
             passed=not (found.null_key_rows or found.duplicate_keys),
             metadata={
@@ -168,11 +159,8 @@ def _freshness_check(spec: TableSpec) -> dg.AssetChecksDefinition:
         retry_policy=RETRY_POLICY,
     )
     def _check(postgres: PostgresResource) -> dg.AssetCheckResult:
-        try:
-            with postgres.get_repository() as target:
-                states = target.stored_states(spec.name)
-        except QuperSyncError as error:
-            raise _as_failure(error) from None
+        with as_dagster_failure(), postgres.get_repository() as target:
+            states = target.stored_states(spec.name)
         # An empty day is synced (and recorded) like any other, so only days that brought rows
         # show that data still arrives; partition keys are ISO dates and sort as text.
         latest = max((k for k, s in states.items() if s.fingerprint.row_count > 0), default=None)
