@@ -24,6 +24,7 @@ from qupersync_dagster.domain.entities import (
     TableRef,
     TableSchema,
     TableSpec,
+    WindowRead,
 )
 from qupersync_dagster.domain.errors import ConfigError, DataError
 from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
@@ -118,16 +119,10 @@ class FakeSource(SourceRepository):
                 by_day.setdefault(day_of(row[spec.partition_column]), []).append(row)
         return {day: _fingerprint(spec, rows) for day, rows in by_day.items()}
 
-    def stream(
-        self,
-        spec: TableSpec,
-        schema: TableSchema,
-        window: PartitionWindow,
-        changed_since: str | None = None,
-        expected_rows: int | None = None,
-    ) -> Iterator[RowBatch]:
+    def stream(self, read: WindowRead) -> Iterator[RowBatch]:
+        spec, window, changed_since = read.spec, read.window, read.changed_since
         self.streams.append((window.key, changed_since))
-        self.expected_rows.append(expected_rows)
+        self.expected_rows.append(read.expected_rows)
         rows = [
             row
             for row in self.tables[spec.source].rows
@@ -140,7 +135,7 @@ class FakeSource(SourceRepository):
                 if self.fail_after_batches is not None and number >= self.fail_after_batches:
                     raise ConnectionError("the source went away mid-stream")
                 chunk = rows[start : start + self.batch_size]
-                lines = "".join(encode_row([r[c] for c in schema.names]) + "\n" for r in chunk)
+                lines = "".join(encode_row([r[c] for c in read.schema.names]) + "\n" for r in chunk)
                 yield RowBatch(lines.encode("utf-8"), len(chunk))
         finally:
             self.open_streams -= 1

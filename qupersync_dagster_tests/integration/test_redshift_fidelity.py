@@ -30,6 +30,7 @@ from qupersync_dagster.domain.entities import (
     PartitionWindow,
     TableRef,
     TableSpec,
+    WindowRead,
 )
 from qupersync_dagster.domain.errors import SourceUnavailableError
 from qupersync_dagster.domain.services.sync_service import SyncService
@@ -203,10 +204,10 @@ def test_a_fetch_refused_by_a_single_node_fails_retryably_and_the_retry_reads_at
         schema = source.describe(SPEC.source)
         source._fetch_limit = 5_000  # as if STV_SLICES had shown several nodes
         with pytest.raises(SourceUnavailableError, match="at most 1000 rows") as refused:
-            list(source.stream(SPEC, schema, PartitionWindow.day(DAY)))
+            list(source.stream(WindowRead(SPEC, schema, PartitionWindow.day(DAY))))
         assert refused.value.retryable
 
-        batches = list(source.stream(SPEC, schema, PartitionWindow.day(DAY)))
+        batches = list(source.stream(WindowRead(SPEC, schema, PartitionWindow.day(DAY))))
 
     assert sum(batch.rows for batch in batches) == 2 * SINGLE_NODE_FETCH_LIMIT + 1
     assert max(batch.rows for batch in batches) == SINGLE_NODE_FETCH_LIMIT

@@ -8,6 +8,7 @@ from qupersync_dagster.domain.entities.cost_usage import (
 )
 from qupersync_dagster.domain.entities.key_violations import KeyViolations
 from qupersync_dagster.domain.entities.query import RedshiftQuery
+from qupersync_dagster.domain.entities.read import WindowRead
 from qupersync_dagster.domain.entities.schema import Column, ColumnType, TableSchema, TypeKind
 from qupersync_dagster.domain.entities.sync import (
     LoadCounts,
@@ -48,5 +49,6 @@ __all__ = [
     "TableSchema",
     "TableSpec",
     "TypeKind",
+    "WindowRead",
     "check_identifier",
 ]

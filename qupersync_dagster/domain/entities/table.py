@@ -9,6 +9,17 @@ from enum import StrEnum
 
 from qupersync_dagster.domain.errors import ConfigError
 
+
+class SyncMode(StrEnum):
+    REPLACE = "replace"
+    UPSERT = "upsert"
+
+
+class SchemaPolicy(StrEnum):
+    EVOLVE = "evolve"
+    FAIL = "fail"
+
+
 # Names from configuration are quoted in every statement anyway; refusing anything outside plain
 # identifiers as well means a typo or an injection attempt fails loudly at load time.
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,126}$")
@@ -21,16 +32,6 @@ def check_identifier(value: str, what: str) -> str:
             "(letters, digits, _ and $, starting with a letter or _)"
         )
     return value
-
-
-class SyncMode(StrEnum):
-    REPLACE = "replace"
-    UPSERT = "upsert"
-
-
-class SchemaPolicy(StrEnum):
-    EVOLVE = "evolve"
-    FAIL = "fail"
 
 
 @dataclass(frozen=True)

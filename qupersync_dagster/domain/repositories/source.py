@@ -6,14 +6,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import date
 
-from qupersync_dagster.domain.entities import (
-    PartitionWindow,
-    RowBatch,
-    SourceFingerprint,
-    TableRef,
-    TableSchema,
-    TableSpec,
-)
+from qupersync_dagster.domain.entities.read import WindowRead
+from qupersync_dagster.domain.entities.schema import TableSchema
+from qupersync_dagster.domain.entities.sync import RowBatch, SourceFingerprint
+from qupersync_dagster.domain.entities.table import TableRef, TableSpec
 
 
 class SourceRepository(ABC):
@@ -28,17 +24,10 @@ class SourceRepository(ABC):
         """Fingerprints of every day in ``[start, end)`` that has rows, from one grouped query."""
 
     @abstractmethod
-    def stream(
-        self,
-        spec: TableSpec,
-        schema: TableSchema,
-        window: PartitionWindow,
-        changed_since: str | None = None,
-        expected_rows: int | None = None,
-    ) -> Iterator[RowBatch]:
-        """The window's rows in batches of bounded size, columns in ``schema`` order.
+    def stream(self, read: WindowRead) -> Iterator[RowBatch]:
+        """The window's rows in batches of bounded size, columns in ``read.schema`` order.
 
-        With ``changed_since``, only rows whose watermark column is later than that value.
-        ``expected_rows`` (the fingerprint's count) lets a window within the table's cursor
+        With ``read.changed_since``, only rows whose watermark column is later than that value.
+        ``read.expected_rows`` (the fingerprint's count) lets a window within the table's cursor
         budget be read without first measuring it; a larger one is read in slices.
         """

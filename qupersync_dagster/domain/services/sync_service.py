@@ -24,6 +24,7 @@ from qupersync_dagster.domain.entities import (
     SyncWatermark,
     TableSchema,
     TableSpec,
+    WindowRead,
 )
 from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
 from qupersync_dagster.domain.services.pipeline import prefetch
@@ -136,7 +137,7 @@ class SyncService:
         fingerprint: SourceFingerprint,
     ) -> _Counted:
         batches = self.source.stream(
-            spec, schema, window, changed_since=since, expected_rows=fingerprint.row_count
+            WindowRead(spec, schema, window, since, expected_rows=fingerprint.row_count)
         )
         return _Counted(prefetch(batches, self.prefetch_depth))
 

@@ -19,13 +19,13 @@ import redshift_connector
 
 from qupersync_dagster.domain.entities import (
     Column,
-    PartitionWindow,
     RedshiftQuery,
     RowBatch,
     SourceFingerprint,
     TableRef,
     TableSchema,
     TableSpec,
+    WindowRead,
 )
 from qupersync_dagster.domain.errors import (
     ConfigError,
@@ -216,45 +216,33 @@ class RedshiftSourceRepository(SourceRepository):
             for day, count, measure, watermark in rows
         }
 
-    def stream(
-        self,
-        spec: TableSpec,
-        schema: TableSchema,
-        window: PartitionWindow,
-        changed_since: str | None = None,
-        expected_rows: int | None = None,
-    ) -> Iterator[RowBatch]:
-        what = f"table {spec.name!r}, partition {window.key}"
+    def stream(self, read: WindowRead) -> Iterator[RowBatch]:
         try:
             limit = self._learn_fetch_limit()
             cursor = self._cursor()
-            for bounds in self._slices(cursor, spec, schema, window, changed_since, expected_rows):
-                select, layout = sql.select_rows(spec, schema, window, changed_since, bounds)
+            for bounds in self._slices(cursor, read):
+                select, layout = sql.select_rows(
+                    read.spec, read.schema, read.window, read.changed_since, bounds
+                )
                 yield from self._read(cursor, select, layout, limit)
             self._connection().rollback()
         except GeneratorExit:
             self._end()
             raise
         except Exception as error:
-            raise self._fail(error, what) from error
+            raise self._fail(error, read.what) from error
 
     def _slices(
-        self,
-        cursor: redshift_connector.Cursor,
-        spec: TableSpec,
-        schema: TableSchema,
-        window: PartitionWindow,
-        changed_since: str | None,
-        expected_rows: int | None,
+        self, cursor: redshift_connector.Cursor, read: WindowRead
     ) -> list[tuple[datetime, datetime] | None]:
         """The window whole, or its time slices when it may hold more rows than the budget."""
-        budget = spec.cursor_budget_rows
-        if budget is None or (expected_rows is not None and expected_rows <= budget):
+        spec, budget = read.spec, read.spec.cursor_budget_rows
+        if budget is None or (read.expected_rows is not None and read.expected_rows <= budget):
             return [None]
-        cursor.execute(sql.hour_counts(spec, schema, window, changed_since))
-        slices = plan_slices(window, cursor.fetchall(), budget)
+        cursor.execute(sql.hour_counts(spec, read.schema, read.window, read.changed_since))
+        slices = plan_slices(read.window, cursor.fetchall(), budget)
         if len(slices) > 1:
-            log.info("table %r, %s: read in %d slices", spec.name, window.key, len(slices))
+            log.info("table %r, %s: read in %d slices", spec.name, read.window.key, len(slices))
         return list(slices)
 
     def _read(

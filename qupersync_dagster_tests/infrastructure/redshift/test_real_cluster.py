@@ -14,7 +14,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from qupersync_dagster.domain.entities import PartitionWindow, SyncMode, TableRef, TableSpec
+from qupersync_dagster.domain.entities import (
+    PartitionWindow,
+    SyncMode,
+    TableRef,
+    TableSpec,
+    WindowRead,
+)
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.redshift.connector import connect
@@ -110,7 +116,9 @@ def test_a_day_of_several_fetches_arrives_whole_through_declare_and_fetch(source
             cursor.execute(f"INSERT INTO {table} SELECT id + {40 << step}, day FROM {table}")
         spec = _spec(ref)
         with _reader(source) as reader:
-            batches = list(reader.stream(spec, reader.describe(ref), PartitionWindow.day(DAY)))
+            batches = list(
+                reader.stream(WindowRead(spec, reader.describe(ref), PartitionWindow.day(DAY)))
+            )
         mirrored = _sync_day(source, target, spec, "id")
     assert sum(batch.rows for batch in batches) == 2_560
     assert max(batch.rows for batch in batches) <= SINGLE_NODE_FETCH and len(batches) >= 3

@@ -31,6 +31,7 @@ from qupersync_dagster.domain.entities import (
     TableSchema,
     TableSpec,
     TypeKind,
+    WindowRead,
 )
 from qupersync_dagster.domain.errors import ConfigError, SourceUnavailableError
 from qupersync_dagster.infrastructure.redshift import row_text
@@ -262,7 +263,7 @@ def test_fingerprints_equal_the_same_aggregates_computed_on_the_source(source_ta
 def test_stream_yields_bounded_batches_byte_equal_to_postgres_copy(source_table, source):
     expected = _copy_out(source_table, WINDOW_SQL, (WINDOW.start, WINDOW.end))
 
-    lines = _streamed_lines(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
+    lines = _streamed_lines(source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW)))
 
     assert len(lines) == len(expected) > FETCH_SIZE
     assert _floats_as_bits(lines) == _floats_as_bits(expected)
@@ -287,7 +288,7 @@ def test_values_too_long_to_render_on_the_source_are_escaped_by_the_client(sourc
     )
     expected = _copy_out(source_table, WINDOW_SQL, (WINDOW.start, WINDOW.end))
 
-    lines = _streamed_lines(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
+    lines = _streamed_lines(source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW)))
 
     assert _floats_as_bits(lines) == _floats_as_bits(expected)
 
@@ -298,7 +299,9 @@ def test_an_incremental_stream_reads_only_rows_after_the_watermark(source_table,
         source_table, f"{WINDOW_SQL} AND seen > %s", (WINDOW.start, WINDOW.end, since)
     )
 
-    lines = _streamed_lines(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW, changed_since=since))
+    lines = _streamed_lines(
+        source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW, changed_since=since))
+    )
 
     assert 0 < len(lines) < len(_copy_out(source_table, "true"))
     assert _floats_as_bits(lines) == _floats_as_bits(expected)
@@ -307,7 +310,7 @@ def test_an_incremental_stream_reads_only_rows_after_the_watermark(source_table,
 def test_a_table_dropped_before_the_stream_is_a_retryable_missing_table(source_table, source):
     source_table.execute("DROP TABLE billing.samples")
     with pytest.raises(SourceTableMissingError) as raised:
-        list(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
+        list(source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW)))
     assert isinstance(raised.value, SourceUnavailableError) and raised.value.retryable
     with pytest.raises(SourceTableMissingError):
         source.fingerprints(SPEC, EXPECTED_SCHEMA, WINDOW.start, WINDOW.end)
@@ -316,16 +319,16 @@ def test_a_table_dropped_before_the_stream_is_a_retryable_missing_table(source_t
 def test_a_column_dropped_since_describe_is_not_reported_as_a_missing_table(source_table, source):
     source_table.execute("ALTER TABLE billing.samples DROP COLUMN label")
     with pytest.raises(redshift_connector.ProgrammingError, match="label"):
-        list(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
+        list(source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW)))
     assert source.describe(REF).get("label") is None
 
 
 def test_an_abandoned_stream_leaves_the_connection_ready_for_the_next(source_table, source):
-    stream = source.stream(SPEC, EXPECTED_SCHEMA, WINDOW)
+    stream = source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW))
     next(stream)
     stream.close()
 
-    lines = _streamed_lines(source.stream(SPEC, EXPECTED_SCHEMA, WINDOW))
+    lines = _streamed_lines(source.stream(WindowRead(SPEC, EXPECTED_SCHEMA, WINDOW)))
 
     expected = _copy_out(source_table, WINDOW_SQL, (WINDOW.start, WINDOW.end))
     assert _floats_as_bits(lines) == _floats_as_bits(expected)
