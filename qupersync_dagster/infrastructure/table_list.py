@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from qupersync_dagster.domain.entities import (
+    ExtractMethod,
     SchemaPolicy,
     SummarySpec,
     SyncMode,
@@ -103,6 +104,7 @@ def _duration(value: Any) -> timedelta:
 Day = Annotated[date, BeforeValidator(_date)]
 Mode = Annotated[SyncMode | None, BeforeValidator(partial(_one_of, SyncMode))]
 Policy = Annotated[SchemaPolicy | None, BeforeValidator(partial(_one_of, SchemaPolicy))]
+Method = Annotated[ExtractMethod | None, BeforeValidator(partial(_one_of, ExtractMethod))]
 Names = Annotated[tuple[str, ...] | None, BeforeValidator(_names)]
 Duration = Annotated[timedelta | None, BeforeValidator(_duration)]
 Tags = Annotated[dict[str, str] | None, BeforeValidator(_tags)]
@@ -137,6 +139,8 @@ class TableEntry(_Keys):
     freshness_lag_days: int | None = None
     tags: Tags = None
     cursor_budget_rows: int | None = None
+    extract: Method = None
+    unload_above_mb: int | None = None
 
     def spec(self, where: str) -> TableSpec:
         try:

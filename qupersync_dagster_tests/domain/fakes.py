@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from qupersync_dagster.domain.entities import (
     Column,
+    Extraction,
+    ExtractMethod,
     LoadCounts,
     PartitionWindow,
     RowBatch,
@@ -27,7 +29,12 @@ from qupersync_dagster.domain.entities import (
     WindowRead,
 )
 from qupersync_dagster.domain.errors import ConfigError, DataError
-from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
+from qupersync_dagster.domain.repositories import (
+    Extract,
+    PartitionLoad,
+    SourceRepository,
+    TargetRepository,
+)
 from qupersync_dagster.domain.services.copy_text import escape_bytes
 
 Row = dict[str, str | None]
@@ -103,6 +110,9 @@ class FakeSource(SourceRepository):
     streams: list[tuple[str, str | None]] = field(default_factory=list)
     expected_rows: list[int | None] = field(default_factory=list)
     open_streams: int = 0
+    staging_configured: bool = False  # UNLOADs are "staged" as two files of 100 bytes each
+    choices: list[WindowRead] = field(default_factory=list)
+    on_discard: Callable[[str], None] | None = None  # called with the partition key
 
     def describe(self, table: TableRef) -> TableSchema:
         if table not in self.tables:
@@ -118,6 +128,20 @@ class FakeSource(SourceRepository):
             if in_window(row, spec.partition_column, window):
                 by_day.setdefault(day_of(row[spec.partition_column]), []).append(row)
         return {day: _fingerprint(spec, rows) for day, rows in by_day.items()}
+
+    def staging(self) -> bool:
+        return self.staging_configured
+
+    def extract(self, read: WindowRead) -> Extract:
+        self.choices.append(read)
+        if read.choice.method is not ExtractMethod.UNLOAD:
+            return super().extract(read)
+        key, on_discard = read.window.key, self.on_discard
+        return Extract(
+            self.stream(read),
+            Extraction(ExtractMethod.UNLOAD, read.choice.reason, files=2, bytes_staged=200),
+            discard=lambda: on_discard(key) if on_discard else None,
+        )
 
     def stream(self, read: WindowRead) -> Iterator[RowBatch]:
         spec, window, changed_since = read.spec, read.window, read.changed_since

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qupersync_dagster.domain.entities import SchemaPolicy, SyncMode, TableRef
+from qupersync_dagster.domain.entities import ExtractMethod, SchemaPolicy, SyncMode, TableRef
 from qupersync_dagster.domain.errors import ConfigError
 from qupersync_dagster.infrastructure.table_list import (
     CONFIG_ENV,
@@ -67,6 +67,13 @@ def test_a_minimal_entry_gets_the_documented_defaults(tmp_path):
     assert spec.mode is SyncMode.REPLACE
     assert spec.schema_policy is SchemaPolicy.EVOLVE
     assert spec.primary_key == () and spec.lookback == timedelta(0)
+    assert spec.extract is ExtractMethod.AUTO and spec.unload_above_mb == 256
+
+
+def test_the_extraction_method_and_its_threshold_are_read(tmp_path):
+    (spec,) = _load(tmp_path, extract="unload", unload_above_mb=1024).tables
+    assert spec.extract is ExtractMethod.UNLOAD
+    assert spec.unload_above_mb == 1024
 
 
 def test_a_full_upsert_entry_is_read_key_by_key(tmp_path):
@@ -108,6 +115,8 @@ def test_a_full_upsert_entry_is_read_key_by_key(tmp_path):
         ({"start_date": "2026-13-01"}, "start_date", r"expected a date like"),
         ({"lookback": "a while"}, "lookback", r"expected seconds or a duration"),
         ({"tags": ["finops"]}, "tags", r"tags"),
+        ({"extract": "copy"}, "extract", r"expected one of cursor, unload, auto, got 'copy'"),
+        ({"unload_above_mb": -5}, "unload_above_mb", r"unload_above_mb must not be negative"),
     ],
 )
 def test_a_bad_entry_is_refused_naming_the_entry_and_the_key(tmp_path, changes, key, message):

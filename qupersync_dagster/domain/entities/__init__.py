@@ -6,6 +6,11 @@ from qupersync_dagster.domain.entities.cost_usage import (
     ServiceCost,
     SummarySpec,
 )
+from qupersync_dagster.domain.entities.extraction import (
+    ExtractChoice,
+    Extraction,
+    ExtractMethod,
+)
 from qupersync_dagster.domain.entities.key_violations import KeyViolations
 from qupersync_dagster.domain.entities.query import RedshiftQuery
 from qupersync_dagster.domain.entities.read import WindowRead
@@ -32,6 +37,9 @@ __all__ = [
     "SUMMARY_MEASURES",
     "Column",
     "ColumnType",
+    "ExtractChoice",
+    "ExtractMethod",
+    "Extraction",
     "KeyViolations",
     "LoadCounts",
     "PartitionOutcome",

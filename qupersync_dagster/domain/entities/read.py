@@ -3,13 +3,14 @@
 Kept as one value so the port, the engine and every adapter agree on what a read means: which
 table and columns, which window, only rows changed since a watermark or all of them, and how many
 rows the day's fingerprint counted (an adapter with a cursor budget uses that to decide whether
-the window must be read in slices).
+the window must be read in slices), and whether to read it by cursor or by UNLOAD.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qupersync_dagster.domain.entities.extraction import ExtractChoice
 from qupersync_dagster.domain.entities.schema import TableSchema
 from qupersync_dagster.domain.entities.sync import PartitionWindow
 from qupersync_dagster.domain.entities.table import TableSpec
@@ -22,6 +23,7 @@ class WindowRead:
     window: PartitionWindow
     changed_since: str | None = None
     expected_rows: int | None = None
+    choice: ExtractChoice = ExtractChoice()
 
     @property
     def what(self) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from qupersync_dagster.domain.entities.extraction import Extraction
+
 
 @dataclass(frozen=True)
 class PartitionWindow:
@@ -87,3 +89,4 @@ class SyncResult:
     seconds: float = 0.0
     waited_for_lock: bool = False
     full_window: bool = True
+    extraction: Extraction | None = None  # how the day was read; None when it was not

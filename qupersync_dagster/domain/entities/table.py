@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from qupersync_dagster.domain.entities.extraction import ExtractMethod
 from qupersync_dagster.domain.errors import ConfigError
 
 
@@ -72,6 +73,8 @@ class TableSpec:
     freshness_lag_days: int = 2
     tags: dict[str, str] = field(default_factory=dict)
     cursor_budget_rows: int | None = None  # a larger day is read by several cursors
+    extract: ExtractMethod = ExtractMethod.AUTO  # cursor, unload, or auto (by the day's size)
+    unload_above_mb: int = 256  # auto: a day estimated larger than this is UNLOADed
 
     def __post_init__(self) -> None:
         check_identifier(self.name, "name")
@@ -95,5 +98,7 @@ class TableSpec:
             raise ConfigError(f"{where}: lookback must not be negative")
         if self.cursor_budget_rows is not None and self.cursor_budget_rows < 1:
             raise ConfigError(f"{where}: cursor_budget_rows must be a positive number of rows")
+        if self.unload_above_mb < 0:
+            raise ConfigError(f"{where}: unload_above_mb must not be negative")
         if self.schedule_lookback_days < 0 or self.freshness_lag_days < 0:
             raise ConfigError(f"{where}: schedule_lookback_days/freshness_lag_days >= 0")

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 
-from qupersync_dagster.domain.entities.read import WindowRead
-from qupersync_dagster.domain.entities.schema import TableSchema
-from qupersync_dagster.domain.entities.sync import RowBatch, SourceFingerprint
-from qupersync_dagster.domain.entities.table import TableRef, TableSpec
+from qupersync_dagster.domain.entities import (
+    Extraction,
+    ExtractMethod,
+    RowBatch,
+    SourceFingerprint,
+    TableRef,
+    TableSchema,
+    TableSpec,
+    WindowRead,
+)
+
+
+def _nothing_staged() -> None:
+    return None
+
+
+@dataclass
+class Extract:
+    """One read of a window: its batches, how it is made, and how to drop what it staged.
+
+    ``discard`` runs once the day's target transaction has ended, committed or not: staged
+    files are needed until the commit and by nothing after it (a retry stages its own). It
+    never raises: what it cannot delete is left to the bucket's lifecycle rule.
+    """
+
+    batches: Iterator[RowBatch]
+    extraction: Extraction
+    discard: Callable[[], None] = field(default=_nothing_staged)
 
 
 class SourceRepository(ABC):
@@ -31,3 +56,16 @@ class SourceRepository(ABC):
         ``read.expected_rows`` (the fingerprint's count) lets a window within the table's cursor
         budget be read without first measuring it; a larger one is read in slices.
         """
+
+    def staging(self) -> bool:
+        """Whether windows can be UNLOADed through S3 staging here; without it, cursor only."""
+        return False
+
+    def extract(self, read: WindowRead) -> Extract:
+        """The window's rows as ``read.choice`` asks; a source without staging streams them.
+
+        An adapter that UNLOADs does its slow, fallible part (the UNLOAD, checking what was
+        staged) here, before the target writes anything; the batches then only read.
+        """
+        reason = read.choice.reason
+        return Extract(self.stream(read), Extraction(ExtractMethod.CURSOR, reason))

@@ -9,11 +9,13 @@ fingerprint equals the stored one is skipped, so re-running a range is cheap and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
-from contextlib import closing
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime
+from functools import reduce
 
 from qupersync_dagster.domain.entities import (
+    Extraction,
     LoadCounts,
     PartitionOutcome,
     PartitionWindow,
@@ -26,7 +28,13 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
     WindowRead,
 )
-from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
+from qupersync_dagster.domain.repositories import (
+    Extract,
+    PartitionLoad,
+    SourceRepository,
+    TargetRepository,
+)
+from qupersync_dagster.domain.services import extract_choice
 from qupersync_dagster.domain.services.pipeline import prefetch
 from qupersync_dagster.domain.services.schema_validation import SchemaPlan, preflight
 from qupersync_dagster.domain.services.watermark import (
@@ -48,6 +56,24 @@ class _Counted:
             for batch in self._batches:
                 self.rows += batch.rows
                 yield batch
+
+
+@contextmanager
+def _staged() -> Iterator[list[Extract]]:
+    """The day's reads; what they staged is discarded once the day's transaction has ended."""
+    extracts: list[Extract] = []
+    try:
+        yield extracts
+    finally:
+        for extract in extracts:
+            extract.discard()
+
+
+def _extraction(extracts: list[Extract]) -> Extraction | None:
+    """How the day was read: one read, or an incremental read and then the whole day."""
+    if not extracts:
+        return None
+    return reduce(Extraction.then, (extract.extraction for extract in extracts))
 
 
 def _add(a: LoadCounts, b: LoadCounts) -> LoadCounts:
@@ -135,11 +161,14 @@ class SyncService:
         window: PartitionWindow,
         since: str | None,
         fingerprint: SourceFingerprint,
+        staged: list[Extract],
     ) -> _Counted:
-        batches = self.source.stream(
-            WindowRead(spec, schema, window, since, expected_rows=fingerprint.row_count)
+        choice = extract_choice.choose(spec, schema, fingerprint, self.source.staging())
+        extract = self.source.extract(
+            WindowRead(spec, schema, window, since, fingerprint.row_count, choice)
         )
-        return _Counted(prefetch(batches, self.prefetch_depth))
+        staged.append(extract)
+        return _Counted(prefetch(extract.batches, self.prefetch_depth))
 
     def _sync_partition(
         self,
@@ -150,7 +179,7 @@ class SyncService:
         force: bool,
     ) -> SyncResult:
         started = time.perf_counter()
-        with self.target.partition(spec, window, schema.names) as load:
+        with _staged() as staged, self.target.partition(spec, window, schema.names) as load:
             stored = load.stored_state()
             if not force and is_unchanged(stored, fingerprint):
                 # Another run synced this partition while we waited for its lock.
@@ -164,7 +193,7 @@ class SyncService:
                 )
             since = None if force else changed_since(spec, stored, fingerprint)
             extracted, counts, full_window = self._load(
-                load, spec, schema, window, since, fingerprint
+                load, spec, schema, window, since, fingerprint, staged
             )
             load.commit(
                 SyncWatermark(
@@ -190,6 +219,7 @@ class SyncService:
             seconds=time.perf_counter() - started,
             waited_for_lock=load.waited_for_lock,
             full_window=full_window,
+            extraction=_extraction(staged),
         )
 
     def _load(
@@ -200,9 +230,10 @@ class SyncService:
         window: PartitionWindow,
         since: str | None,
         fingerprint: SourceFingerprint,
+        staged: list[Extract],
     ) -> tuple[int, LoadCounts, bool]:
         """Apply the partition's rows; returns (rows extracted, counts, read the whole window)."""
-        stream = self._stream(spec, schema, window, since, fingerprint)
+        stream = self._stream(spec, schema, window, since, fingerprint, staged)
         with closing(iter(stream)) as batches:
             if spec.mode is SyncMode.REPLACE:
                 counts = load.replace(batches)
@@ -214,7 +245,7 @@ class SyncService:
         # the fingerprint means some were, so reconcile the whole window in this transaction.
         if load.count_rows() == fingerprint.row_count:
             return stream.rows, counts, False
-        full = self._stream(spec, schema, window, None, fingerprint)
+        full = self._stream(spec, schema, window, None, fingerprint, staged)
         with closing(iter(full)) as batches:
             counts = _add(counts, load.upsert(batches, full_window=True))
         return stream.rows + full.rows, counts, True
