@@ -19,12 +19,15 @@ from qupersync_dagster.infrastructure.postgres.read_model import PostgresReadMod
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings, connect
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
+from qupersync_dagster.infrastructure.s3.store import StagingStore
 
 
 @contextmanager
 def open_source(settings: RedshiftSettings) -> Iterator[RedshiftSourceRepository]:
-    """The source, connecting on first use; closed on exit."""
-    repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size)
+    """The source, connecting on first use, UNLOADing through S3 staging when configured."""
+    staging = settings.staging()
+    store = StagingStore(staging) if staging is not None else None
+    repository = RedshiftSourceRepository(lambda: connect(settings), settings.fetch_size, store)
     try:
         yield repository
     finally:

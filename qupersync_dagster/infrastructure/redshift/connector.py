@@ -11,10 +11,12 @@ from pydantic import Field
 
 from qupersync_dagster.infrastructure.connection_settings import ConnectionSettings
 from qupersync_dagster.infrastructure.redshift import sql
+from qupersync_dagster.infrastructure.s3.settings import UnloadSettings
 
 
-class RedshiftSettings(ConnectionSettings):
-    """A connection to the cluster: every setting beyond the shared ones, each with its default.
+class RedshiftSettings(UnloadSettings, ConnectionSettings):
+    """A connection to the cluster: every setting beyond the shared ones, each with its default,
+    and where it UNLOADs days too large for a cursor (``UnloadSettings``).
 
     The interface's resource inherits this model; tests and the benchmark construct it directly.
     """

@@ -5,6 +5,10 @@ would hold every row at once. Rows are therefore read through a server-side curs
 ``fetch_size`` rows at a time (at most what the cluster allows, see ``cluster``), inside a
 read-only transaction that is always ended. A day over the table's cursor budget is read by
 successive cursors over time slices (``slices``) in that one transaction.
+
+A day the engine asks to UNLOAD (``extract``) skips the leader node's cursor: the same rendered
+select is UNLOADed by every slice into a fresh S3 prefix, the manifest is checked, and the
+staged files are streamed back concurrently (``s3.parallel_read``) as the same COPY text.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -19,6 +24,8 @@ import redshift_connector
 
 from qupersync_dagster.domain.entities import (
     Column,
+    Extraction,
+    ExtractMethod,
     RedshiftQuery,
     RowBatch,
     SourceFingerprint,
@@ -32,13 +39,18 @@ from qupersync_dagster.domain.errors import (
     QuperSyncError,
     SourceUnavailableError,
 )
-from qupersync_dagster.domain.repositories import SourceRepository
+from qupersync_dagster.domain.repositories import Extract, SourceRepository
 from qupersync_dagster.domain.services.copy_text import escape_bytes
 from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
 from qupersync_dagster.infrastructure.redshift import cluster, sql
 from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
-from qupersync_dagster.infrastructure.redshift.row_text import RowLayout
+from qupersync_dagster.infrastructure.redshift.row_text import RowLayout, unload_refusal
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
+from qupersync_dagster.infrastructure.redshift.unload_text import copy_lines
+from qupersync_dagster.infrastructure.s3.errors import StagingError
+from qupersync_dagster.infrastructure.s3.parallel_read import read_staged
+from qupersync_dagster.infrastructure.s3.settings import StagedLocation
+from qupersync_dagster.infrastructure.s3.store import StagingStore
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +103,17 @@ def _splice(lines: list[bytes], rows: Sequence[Sequence[Any]], item: int, field:
 class RedshiftSourceRepository(SourceRepository):
     """One lazily opened connection, used by one operation at a time, re-opened after a failure."""
 
-    def __init__(self, connect: Callable[[], redshift_connector.Connection], fetch_size: int):
+    def __init__(
+        self,
+        connect: Callable[[], redshift_connector.Connection],
+        fetch_size: int,
+        store: StagingStore | None = None,
+    ):
         self._connect = connect
         self._conn: redshift_connector.Connection | None = None
         self.fetch_size = fetch_size
         self._fetch_limit: int | None = None  # learnt from the cluster once per repository
+        self._store = store  # S3 staging for UNLOAD; None: every day is read by cursor
 
     def close(self) -> None:
         if self._conn is not None:
@@ -232,6 +250,71 @@ class RedshiftSourceRepository(SourceRepository):
         except Exception as error:
             raise self._fail(error, read.what) from error
 
+    def staging(self) -> bool:
+        return self._store is not None
+
+    def extract(self, read: WindowRead) -> Extract:
+        if read.choice.method is not ExtractMethod.UNLOAD or self._store is None:
+            return super().extract(read)
+        select, layout = sql.select_rows(read.spec, read.schema, read.window, read.changed_since)
+        refusal = unload_refusal(read.schema, layout)
+        if refusal is None and "\\" in select:
+            refusal = "a column name contains a backslash, which UNLOAD's quoted query cannot hold"
+        if refusal is not None:
+            log.info("%s: read by cursor, not UNLOAD: %s", read.what, refusal)
+            reason = f"{read.choice.reason}; read by cursor: {refusal}"
+            return Extract(self.stream(read), Extraction(ExtractMethod.CURSOR, reason))
+        return self._unload(read, select, layout, self._store)
+
+    def _unload(
+        self, read: WindowRead, select: str, layout: RowLayout, store: StagingStore
+    ) -> Extract:
+        """UNLOAD the window, check what was staged, and stream it; nothing staged is kept on
+        failure (a retry UNLOADs into a prefix of its own)."""
+        location = store.location(read.spec.name, read.window.key)
+        try:
+            self._run_unload(read, select, location, store)
+            manifest = store.manifest(location)
+        except BaseException as error:
+            store.delete(location)
+            if isinstance(error, StagingError | ConfigError):
+                raise type(error)(f"{read.what}: {error}") from error
+            raise
+        log.info(
+            "%s: UNLOADed %d files, %d bytes, to %s",
+            read.what,
+            len(manifest.files),
+            manifest.bytes_staged,
+            location.url,
+        )
+        batches = read_staged(
+            manifest.files,
+            store.chunks,
+            partial(_unloaded_batch, layout=layout),
+            store.staging.readers,
+        )
+        extraction = Extraction(
+            ExtractMethod.UNLOAD, read.choice.reason, len(manifest.files), manifest.bytes_staged
+        )
+        return Extract(_named(batches, read.what), extraction, partial(store.delete, location))
+
+    def _run_unload(
+        self, read: WindowRead, select: str, location: StagedLocation, store: StagingStore
+    ) -> None:
+        staging = store.staging
+        statement = sql.unload(select, location.url, staging.iam_role, staging.region)
+        try:
+            self._cursor().execute(statement)
+            self._connection().rollback()
+        except Exception as error:
+            failure = self._fail(error, read.what)
+            if isinstance(failure, QuperSyncError):
+                raise failure from error
+            raise StagingError(
+                f"{read.what}: UNLOAD to {location.url} failed ({_server_message(error)}); "
+                "nothing was written"
+            ) from error
+
     def _slices(
         self, cursor: redshift_connector.Cursor, read: WindowRead
     ) -> list[tuple[datetime, datetime] | None]:
@@ -259,6 +342,22 @@ class RedshiftSourceRepository(SourceRepository):
                 break
             yield RowBatch(_encode(rows, layout), len(rows))
         cursor.execute(sql.CLOSE)
+
+
+def _unloaded_batch(lines: bytes, rows: int, layout: RowLayout) -> RowBatch:
+    return RowBatch(copy_lines(lines, rows, layout), rows)
+
+
+def _named(batches: Iterator[RowBatch], what: str) -> Iterator[RowBatch]:
+    """``batches``, a failure reading the staged files named with the table and partition."""
+    try:
+        yield from batches
+    except (StagingError, ConfigError) as error:
+        raise type(error)(f"{what}: {error}") from error
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def _sqlstate(error: Exception) -> str | None:

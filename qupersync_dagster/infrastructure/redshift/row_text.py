@@ -176,3 +176,20 @@ def select_list(schema: TableSchema) -> tuple[list[str], RowLayout]:
         group_width += width + (1 if len(group) > 1 else 0)
     close_group()
     return groups + spills, RowLayout(len(groups), tuple(spill_fields))
+
+
+def unload_refusal(schema: TableSchema, layout: RowLayout) -> str | None:
+    """Why rows of ``schema`` cannot travel through UNLOAD's unescaped text files, or None.
+
+    Rendered groups are COPY text already and a spilled SUPER is JSON, which has no raw line
+    break or tab, so both arrive line for line. A spilled string is raw text that may hold
+    either; only the cursor carries it, as a value of its own.
+    """
+    for position in layout.spills:
+        column = schema.columns[position]
+        if column.type.kind is not TypeKind.JSON:
+            return (
+                f"column {column.name!r} ({column.type}) may hold values too long to render on "
+                "the cluster, which only a cursor carries raw"
+            )
+    return None

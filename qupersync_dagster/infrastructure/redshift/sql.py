@@ -10,6 +10,9 @@ session (``session_setup``): a user or parameter group default must not change w
 Catalogue and fingerprint queries bind their values as parameters. Redshift does not document
 bind parameters inside DECLARE, so the cursor's query carries its values as typed literals, and
 only values that pass a strict date, timestamp or integer pattern are ever rendered.
+
+A day too large for a cursor is UNLOADed instead (``unload``): the same select, quoted into the
+statement, written by every slice to S3 as gzip text files with a manifest.
 """
 
 from __future__ import annotations
@@ -189,3 +192,40 @@ def fetch(count: int) -> str:
 
 
 CLOSE = f"CLOSE {CURSOR}"
+
+
+# What an S3 location, an IAM role and a region may contain here; all three are quoted into
+# UNLOAD, so anything else is refused (the settings are validated earlier, this is the last line).
+_UNLOAD_VALUE = re.compile(r"^[A-Za-z0-9_.:/=+,@*!()-]+$")
+
+
+def _unload_value(value: str, what: str) -> str:
+    if not _UNLOAD_VALUE.fullmatch(value):
+        raise ConfigError(f"{what} {value!r} cannot be written into an UNLOAD statement")
+    return value
+
+
+def unload(select: str, location: str, iam_role: str, region: str | None = None) -> str:
+    """UNLOAD ``select``'s rows to ``location`` (``s3://bucket/prefix/``) as gzip text.
+
+    Each select-list item becomes a tab-separated field, as written (no ESCAPE: the rendered
+    groups already are COPY text, and a spilled SUPER is JSON, which has no raw control
+    character); a NULL is an empty field. Every slice writes its own files
+    (``<location><slice>_part_<nn>.gz``, ``PARALLEL ON``) and ``MANIFEST VERBOSE`` lists each
+    with its size and row count in ``<location>manifest``. The query is a quoted literal, its
+    quotes doubled; it never contains a backslash (see ``row_text``), so none needs escaping.
+    """
+    if "\\" in select:
+        raise ConfigError("a query containing a backslash cannot be quoted into UNLOAD")
+    quoted = select.replace("'", "''")
+    options = [
+        f"TO '{_unload_value(location, 'S3 location')}'",
+        f"IAM_ROLE '{_unload_value(iam_role, 'IAM role')}'",
+        "DELIMITER AS '\\t'",  # the tab, as UNLOAD spells it
+        "MANIFEST VERBOSE",
+        "GZIP",
+        "PARALLEL ON",
+    ]
+    if region:
+        options.append(f"REGION AS '{_unload_value(region, 'region')}'")
+    return f"UNLOAD ('{quoted}') {' '.join(options)}"
