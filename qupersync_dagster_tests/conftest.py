@@ -57,6 +57,31 @@ def redshift_emulator(pg_server):
         yield emulator
 
 
+@pytest.fixture(scope="session")
+def local_s3_server():
+    """moto's S3 server on a loopback port, for the whole run (see ``devkit.local_s3``)."""
+    from qupersync_dagster.devkit.local_s3 import LocalS3
+
+    with LocalS3() as server:
+        yield server
+
+
+@pytest.fixture
+def local_s3(local_s3_server, monkeypatch):
+    """A fresh bucket in the local S3, and its dummy credentials in this test's environment.
+
+    An ``S3Bucket``: ``.bucket``, ``.endpoint_url``, ``.region``, ``.endpoint`` (with the keys),
+    ``.url(key)`` and ``.client()``.
+    """
+    from qupersync_dagster.devkit.local_s3 import S3Bucket
+
+    endpoint = local_s3_server.endpoint
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", endpoint.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", endpoint.secret_access_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", endpoint.region)
+    return S3Bucket(endpoint, local_s3_server.create_bucket())
+
+
 @pytest.fixture
 def sync_env(monkeypatch, pg_server, redshift_emulator, source_db, target_db):
     """The REDSHIFT_* / POSTGRES_* environment of the configuration contract, for one test."""

@@ -7,6 +7,7 @@ import signal
 import threading
 
 from qupersync_dagster.devkit.embedded import ServerAddress
+from qupersync_dagster.devkit.local_s3 import DEFAULT_REGION, S3Endpoint
 from qupersync_dagster.devkit.redshift_emulator.emulator import RedshiftWireEmulator
 
 
@@ -30,6 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cursor-bytes-cap", type=int, default=None, help="largest cursor result, in bytes"
     )
+    parser.add_argument("--s3-endpoint", help="S3 endpoint URL UNLOAD writes to")
+    parser.add_argument(
+        "--s3-region", default=DEFAULT_REGION, help="the cluster's (and S3 client's) region"
+    )
+    parser.add_argument("--s3-access-key-id", help="else boto3's own credential chain")
+    parser.add_argument("--s3-secret-access-key", help="else boto3's own credential chain")
     args = parser.parse_args(argv)
 
     done = threading.Event()
@@ -43,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
         strict=args.strict,
         single_node=not args.multi_node,
         cursor_bytes_cap=args.cursor_bytes_cap,
+        s3=S3Endpoint(
+            endpoint_url=args.s3_endpoint,
+            region=args.s3_region,
+            access_key_id=args.s3_access_key_id,
+            secret_access_key=args.s3_secret_access_key,
+        ),
     ) as emulator:
         print(
             f"Redshift wire emulator listening on {emulator.host}:{emulator.port}, "

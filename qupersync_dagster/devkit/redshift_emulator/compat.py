@@ -21,6 +21,8 @@ COMPAT_VIEWS = frozenset(
 )
 # Session setting (a startup parameter) telling STV_SLICES how many nodes the cluster has.
 NODES_SETTING = f"{COMPAT_SCHEMA}.nodes"
+# Slices of each node: STV_SLICES lists them, and UNLOAD writes a file series for each.
+SLICES_PER_NODE = 2
 MAX_VARCHAR_BYTES = 65_535
 _MARKER = "QuperSync Redshift emulator compat schema, version 1"
 _LOCK_KEY = 0x5153_5243  # serializes installers racing on one database
@@ -170,11 +172,12 @@ SELECT database_name::text AS table_catalog, schema_name::text AS table_schema,
 FROM {COMPAT_SCHEMA}.svv_all_tables;
 
 CREATE OR REPLACE VIEW {COMPAT_SCHEMA}.stv_slices AS
-SELECT node, node * 2 + local AS slice, local AS localslice, 'D'::character(1) AS type
+SELECT node, node * {SLICES_PER_NODE} + local AS slice, local AS localslice,
+       'D'::character(1) AS type
 FROM pg_catalog.generate_series(
          0, coalesce(nullif(current_setting('{NODES_SETTING}', true), ''), '1')::integer - 1
      ) AS node,
-     pg_catalog.generate_series(0, 1) AS local;
+     pg_catalog.generate_series(0, {SLICES_PER_NODE - 1}) AS local;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA {COMPAT_SCHEMA} TO PUBLIC;
 COMMENT ON SCHEMA {COMPAT_SCHEMA} IS '{_MARKER}';

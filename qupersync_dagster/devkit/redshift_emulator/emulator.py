@@ -19,12 +19,14 @@ from typing import Any
 import psycopg2
 
 from qupersync_dagster.devkit.embedded import ServerAddress
+from qupersync_dagster.devkit.local_s3 import S3Endpoint
 from qupersync_dagster.devkit.redshift_emulator import compat
 from qupersync_dagster.devkit.redshift_emulator.link import CHUNK, Fault, Link
 from qupersync_dagster.devkit.redshift_emulator.strict import (
     HOSTILE_SESSION_DEFAULTS,
     StrictRules,
 )
+from qupersync_dagster.devkit.redshift_emulator.unload_files import UnloadFault
 
 log = logging.getLogger(__name__)
 _CONTROL_TIMEOUT = 10.0
@@ -42,6 +44,10 @@ class RedshiftWireEmulator:
     parameters of strict sessions; ``{}`` keeps the server's own) may be changed between
     connections: a connection keeps the rules it opened with. ``rewrite=False`` makes a plain
     byte proxy, never strict.
+
+    ``s3`` is where a strict session's UNLOAD writes (endpoint, region -- the cluster's own --
+    and credentials of the emulator's boto3 client); without it an UNLOAD fails as S3 would.
+    The ``*_unload*`` switches fault the next UNLOAD (every one unless ``once``).
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class RedshiftWireEmulator:
         single_node: bool = True,
         cursor_bytes_cap: int | None = None,
         session_settings: Mapping[str, str] = HOSTILE_SESSION_DEFAULTS,
+        s3: S3Endpoint | None = None,
     ) -> None:
         self.upstream = upstream
         self.host = listen_host
@@ -64,6 +71,9 @@ class RedshiftWireEmulator:
         self.single_node = single_node
         self.cursor_bytes_cap = cursor_bytes_cap
         self.session_settings = dict(session_settings)
+        self.s3 = s3
+        self._s3_client: Any = None
+        self._unload_fault: UnloadFault | None = None
         self._compat_databases: set[str] = set()
         self.connections_opened = 0
         self.cuts = 0
@@ -140,8 +150,56 @@ class RedshiftWireEmulator:
         if self._loop is not None:
             self._call(self._sever_all(count=True))
 
+    def fail_unload_after(self, files: int, *, once: bool = True) -> None:
+        """Fail the UNLOAD once ``files`` data files are written; no manifest is written."""
+        if files < 0:
+            raise ValueError("files must be non-negative")
+        self._set_unload_fault(UnloadFault("fail", once, files=files))
+
+    def drop_unload_file(self, *, once: bool = True) -> None:
+        """Delete the UNLOAD's first data file after writing it; the manifest still lists it."""
+        self._set_unload_fault(UnloadFault("drop", once))
+
+    def resize_unload_file(self, *, once: bool = True) -> None:
+        """Cut the UNLOAD's first data file to half its size; the manifest keeps the full size."""
+        self._set_unload_fault(UnloadFault("resize", once))
+
+    def delay_unload(self, seconds: float, *, once: bool = True) -> None:
+        """Sleep ``seconds`` after the UNLOAD's data files, before its manifest and its reply."""
+        if seconds < 0:
+            raise ValueError("seconds must be non-negative")
+        self._set_unload_fault(UnloadFault("delay", once, seconds=seconds))
+
     def clear_faults(self) -> None:
         self._set_fault(None)
+        self._set_unload_fault(None)
+
+    def _set_unload_fault(self, fault: UnloadFault | None) -> None:
+        with self._fault_lock:
+            self._unload_fault = fault
+
+    def claim_unload_fault(self) -> UnloadFault | None:
+        with self._fault_lock:
+            fault = self._unload_fault
+            if fault is not None and fault.once:
+                self._unload_fault = None
+            return fault
+
+    @property
+    def s3_region(self) -> str:
+        """The cluster's region: a bucket elsewhere needs UNLOAD's REGION."""
+        return (self.s3 or S3Endpoint()).region
+
+    def s3_client(self) -> Any:
+        """The boto3 client UNLOAD writes with (one per emulator; boto3 clients are thread-safe)."""
+        with self._fault_lock:
+            if self._s3_client is None:
+                if self.s3 is None:
+                    raise ConnectionError(
+                        "no S3 endpoint: start the emulator with s3= (--s3-endpoint ...)"
+                    )
+                self._s3_client = self.s3.client()
+            return self._s3_client
 
     def _set_fault(self, fault: Fault | None) -> None:
         with self._fault_lock:
@@ -179,10 +237,16 @@ class RedshiftWireEmulator:
     def _install_compat(self, database: str, user: str) -> None:
         # As the server's own user where the emulator knows it: a cluster has its system views
         # before any user connects, and a read-only user could not create them (they are granted
-        # to PUBLIC). An emulator started without one (its command line) uses the connecting user.
-        upstream = replace(self.upstream, user=self.upstream.user or user)
-        with contextlib.closing(upstream.connect(database)) as conn:
+        # to PUBLIC).
+        with contextlib.closing(self.own_connection(database, user)) as conn:
             compat.install(conn)
+
+    def own_connection(self, database: str, user: str) -> Any:
+        """A psycopg2 connection of the emulator's own to ``database``, as the server's user.
+
+        An emulator started without one (its command line) connects as ``user``.
+        """
+        return replace(self.upstream, user=self.upstream.user or user).connect(database)
 
     def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
         assert self._loop is not None

@@ -2,8 +2,13 @@
 
 Bytes flow both ways untouched except where the emulator must act: the startup packet (made
 acceptable to PostgreSQL and, in strict mode, given Redshift's hostile session defaults), the
-server's handshake (``server_version``), a strict session's SQL (see ``strict``), and armed
-faults, which cut or stall the wire at a precise protocol position.
+server's handshake (``server_version``), a strict session's SQL (see ``strict``), the replies to
+a strict session's UNLOAD (see ``unload_run``), and armed faults, which cut or stall the wire at
+a precise protocol position.
+
+An UNLOAD is recognised where it is prepared (a simple Query, or a Parse whose statement a later
+Bind runs, as the driver reuses its prepared statements); from then until its ReadyForQuery the
+server's stream is read message by message, and raw bytes flow again after it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NoReturn
 
@@ -19,6 +25,7 @@ from qupersync_dagster.devkit.redshift_emulator.protocol import (
     CANCEL_REQUEST_CODE,
     ENCRYPTION_REQUESTS,
     MessageFramer,
+    bind_statement,
     filter_startup_packet,
     parse_parameter_count,
     parse_parts,
@@ -30,7 +37,15 @@ from qupersync_dagster.devkit.redshift_emulator.protocol import (
     with_query_text,
     with_session_defaults,
 )
-from qupersync_dagster.devkit.redshift_emulator.strict import StrictRules, session_defaults
+from qupersync_dagster.devkit.redshift_emulator.screening import Refusal
+from qupersync_dagster.devkit.redshift_emulator.strict import (
+    StrictRules,
+    refusal_statement,
+    session_defaults,
+)
+from qupersync_dagster.devkit.redshift_emulator.unload import Unload, is_unload
+from qupersync_dagster.devkit.redshift_emulator.unload import parse as parse_unload
+from qupersync_dagster.devkit.redshift_emulator.unload_run import UnloadRun
 
 if TYPE_CHECKING:
     from qupersync_dagster.devkit.redshift_emulator.emulator import RedshiftWireEmulator
@@ -69,13 +84,17 @@ class Link:
         self._server_messages_left: int | None = None
         self._server_bytes_left: int | None = None
         self._client_bytes_left: int | None = None
+        self._database = self._user = ""
+        self._unload_statements: dict[bytes, Unload] = {}
+        self._unloads: deque[UnloadRun] = deque()
 
     async def run(self) -> None:
         packet = await self._read_startup_packet()
         if self._rules is not None and request_code(packet) != CANCEL_REQUEST_CODE:
             parameters = {name.lower(): value for name, value in startup_parameters(packet)}
-            user = parameters.get(b"user", b"").decode()
-            await self._emulator.ensure_compat(parameters.get(b"database", b"").decode(), user)
+            self._user = parameters.get(b"user", b"").decode()
+            self._database = parameters.get(b"database", b"").decode() or self._user
+            await self._emulator.ensure_compat(self._database, self._user)
         upstream_reader, upstream_writer = await self._emulator.open_upstream()
         self._upstream_writer = upstream_writer
         if request_code(packet) == CANCEL_REQUEST_CODE:
@@ -118,8 +137,7 @@ class Link:
         packet = filter_startup_packet(packet)
         if self._rules is None:
             return packet
-        nodes = 1 if self._rules.single_node else 2
-        defaults = session_defaults(self._rules.session_settings, nodes)
+        defaults = session_defaults(self._rules.session_settings, self._rules.nodes)
         return with_session_defaults(packet, defaults)
 
     async def _read_startup_packet(self) -> bytes:
@@ -167,18 +185,59 @@ class Link:
                 return bytes(out)
             kind = message[:1]
             if kind == b"Q":
-                message = with_query_text(self._rules.rewrite_query(query_text(message)))
+                sql = query_text(message)
+                if is_unload(sql):
+                    sql = self._prepare_unload(None, sql, 0)
+                else:
+                    sql = self._rules.rewrite_query(sql)
+                message = with_query_text(sql)
             elif kind == b"P":
                 name, sql, tail = parse_parts(message)
-                sql = self._rules.rewrite_parse(sql, parse_parameter_count(tail))
+                parameters = parse_parameter_count(tail)
+                self._unload_statements.pop(name, None)
+                if is_unload(sql):
+                    sql = self._prepare_unload(name, sql, parameters)
+                else:
+                    sql = self._rules.rewrite_parse(sql, parameters)
                 message = with_parse_text(name, sql, tail)
+            elif kind == b"B":
+                unload = self._unload_statements.get(bind_statement(message))
+                if unload is not None:
+                    self._unloads.append(self._unload_run(unload))
             out += message
 
+    def _prepare_unload(self, statement: bytes | None, sql: str, parameters: int) -> str:
+        """The COPY an UNLOAD runs as (its run starts now for a Query, at Bind for a Parse)."""
+        try:
+            unload = parse_unload(sql)
+        except Refusal as refusal:
+            return refusal_statement(refusal, parameters)
+        if statement is None:
+            self._unloads.append(self._unload_run(unload))
+        else:
+            self._unload_statements[statement] = unload
+        return unload.copy_statement
+
+    def _unload_run(self, unload: Unload) -> UnloadRun:
+        assert self._rules is not None
+        return UnloadRun(
+            self._emulator,
+            unload,
+            database=self._database,
+            user=self._user,
+            slices=self._rules.slices,
+        )
+
     async def _pump_server(self, upstream: asyncio.StreamReader) -> None:
-        framer: MessageFramer | None = MessageFramer()
+        framer = MessageFramer()
+        framing = True  # until the handshake is over, or for good with a message-count fault
         while data := await upstream.read(CHUNK):
-            if framer is None:
-                await self._forward_bytes(data)
+            if self._unloads:
+                framer.feed(data)
+                await self._serve_unloads(framer.take_whole())
+                continue
+            if not framing:
+                await self._forward_bytes(framer.take_rest() + data)
                 continue
             framer.feed(data)
             if not self._ready:
@@ -189,8 +248,25 @@ class Link:
             if self._server_messages_left is not None:
                 await self._forward_messages(framer)
             else:
-                rest, framer = framer.take_rest(), None
-                await self._forward_bytes(rest)
+                framing = False
+                await self._forward_bytes(framer.take_rest())
+
+    async def _serve_unloads(self, messages: list[bytes]) -> None:
+        """Hand the server's messages to the UNLOAD runs in order; pass on what follows them."""
+        assert self._upstream_writer is not None
+        while messages and self._unloads:
+            to_client, to_server, rest = await self._unloads[0].take(messages)
+            self._client_writer.write(to_client)
+            if to_server:
+                self._upstream_writer.write(to_server)
+                await self._upstream_writer.drain()
+            if rest is None:
+                break
+            self._unloads.popleft()
+            messages = rest
+        else:
+            self._client_writer.write(b"".join(messages))
+        await self._client_writer.drain()
 
     def _take_handshake(self, framer: MessageFramer) -> bytes:
         """Whole messages up to the first ReadyForQuery, with ``server_version`` rewritten."""

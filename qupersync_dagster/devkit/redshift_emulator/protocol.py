@@ -91,6 +91,23 @@ def message(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("!i", len(body) + 4) + body
 
 
+def command_complete(tag: str) -> bytes:
+    return message(b"C", tag.encode() + b"\0")
+
+
+def error_response(sqlstate: str, text: str) -> bytes:
+    return message(b"E", _fields("ERROR", sqlstate, text))
+
+
+def notice_response(severity: str, text: str) -> bytes:
+    return message(b"N", _fields(severity, "00000", text))
+
+
+def _fields(severity: str, sqlstate: str, text: str) -> bytes:
+    fields = {b"S": severity, b"V": severity, b"C": sqlstate, b"M": text}
+    return b"".join(code + value.encode() + b"\0" for code, value in fields.items()) + b"\0"
+
+
 def query_text(msg: bytes) -> str:
     """The SQL of a simple Query ('Q') message."""
     return msg[5:-1].decode("utf-8", "surrogateescape")
@@ -106,6 +123,12 @@ def parse_parts(msg: bytes) -> tuple[bytes, str, bytes]:
     sql_end = msg.index(b"\0", name_end + 1)
     sql = msg[name_end + 1 : sql_end].decode("utf-8", "surrogateescape")
     return msg[5:name_end], sql, msg[sql_end + 1 :]
+
+
+def bind_statement(msg: bytes) -> bytes:
+    """The prepared statement a Bind ('B') message binds."""
+    portal_end = msg.index(b"\0", 5)
+    return msg[portal_end + 1 : msg.index(b"\0", portal_end + 1)]
 
 
 def parse_parameter_count(tail: bytes) -> int:
@@ -136,6 +159,20 @@ class MessageFramer:
         block = bytes(buffer[:end])
         del buffer[:end]
         return block, count
+
+    def take_whole(self) -> list[bytes]:
+        """Remove every whole message buffered, each on its own (one cut of the buffer)."""
+        buffer, size, end, messages = self._buffer, len(self._buffer), 0, []
+        view = memoryview(buffer)
+        while end + 5 <= size:
+            following = end + 1 + struct.unpack_from("!I", buffer, end + 1)[0]
+            if following > size:
+                break
+            messages.append(bytes(view[end:following]))
+            end = following
+        view.release()
+        del buffer[:end]
+        return messages
 
     def take_rest(self) -> bytes:
         """Remove everything buffered, whole messages or not."""

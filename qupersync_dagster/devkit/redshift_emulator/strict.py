@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlglot.tokens import Token, TokenType
 
-from qupersync_dagster.devkit.redshift_emulator.compat import COMPAT_SCHEMA
+from qupersync_dagster.devkit.redshift_emulator.compat import COMPAT_SCHEMA, SLICES_PER_NODE
 from qupersync_dagster.devkit.redshift_emulator.screening import (
     Refusal,
     redirect_to_compat,
@@ -73,6 +73,15 @@ class StrictRules:
     session_settings: Mapping[str, str] = field(
         default_factory=lambda: dict(HOSTILE_SESSION_DEFAULTS)
     )
+
+    @property
+    def nodes(self) -> int:
+        return 1 if self.single_node else 2
+
+    @property
+    def slices(self) -> int:
+        """The cluster's slices, as STV_SLICES lists them."""
+        return self.nodes * SLICES_PER_NODE
 
     def rewrite_query(self, sql: str) -> str:
         """A simple Query's text as the server must run it."""
