@@ -82,6 +82,15 @@ def local_s3(local_s3_server, monkeypatch):
     return S3Bucket(endpoint, local_s3_server.create_bucket())
 
 
+@pytest.fixture(scope="session")
+def s3_emulator(pg_server, local_s3_server):
+    """The strict emulator whose UNLOAD writes to the local S3, as a cluster's slices do."""
+    from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
+
+    with RedshiftWireEmulator(pg_server, s3=local_s3_server.endpoint) as emulator:
+        yield emulator
+
+
 @pytest.fixture
 def sync_env(monkeypatch, pg_server, redshift_emulator, source_db, target_db):
     """The REDSHIFT_* / POSTGRES_* environment of the configuration contract, for one test."""

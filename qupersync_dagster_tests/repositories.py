@@ -13,17 +13,38 @@ import sqlalchemy as sa
 
 from qupersync_dagster import bootstrap
 from qupersync_dagster.devkit.embedded import ServerAddress
+from qupersync_dagster.devkit.local_s3 import S3Bucket
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
 from qupersync_dagster.domain.services.sync_service import SyncService
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.redshift.repository import RedshiftSourceRepository
 
+# Any well-formed ARN: the emulator checks its form, not an IAM policy.
+UNLOAD_ROLE = "arn:aws:iam::123456789012:role/qupersync-unload"
+
+
+def staging_settings(bucket: S3Bucket, readers: int = 4) -> dict:
+    """``RedshiftSettings`` fields UNLOADing into ``bucket`` of the local S3."""
+    return {
+        "unload_bucket": bucket.bucket,
+        "unload_prefix": "staging/",
+        "unload_region": bucket.region,
+        "unload_iam_role": UNLOAD_ROLE,
+        "unload_endpoint_url": bucket.endpoint_url or "",
+        "unload_readers": readers,
+    }
+
 
 def redshift_settings(
-    emulator: RedshiftWireEmulator, server: ServerAddress, database: str, fetch_size: int = 2_000
+    emulator: RedshiftWireEmulator,
+    server: ServerAddress,
+    database: str,
+    fetch_size: int = 2_000,
+    **staging,
 ) -> RedshiftSettings:
-    """Settings reaching ``database`` through the emulator, as the server's own user."""
+    """Settings reaching ``database`` through the emulator, as the server's own user, with
+    ``staging`` (``staging_settings``) when days may be UNLOADed."""
     return RedshiftSettings(
         host=emulator.host,
         port=emulator.port,
@@ -33,6 +54,7 @@ def redshift_settings(
         ssl=False,
         timeout_s=30,
         fetch_size=fetch_size,
+        **staging,
     )
 
 
@@ -62,9 +84,10 @@ def sync_service(
     source_db: str,
     target_db: str,
     fetch_size: int,
+    **staging,
 ) -> AbstractContextManager[SyncService]:
     """The production wiring: the driver through the emulator, the target through SQLAlchemy."""
     return bootstrap.open_sync_service(
-        redshift_settings(emulator, server, source_db, fetch_size),
+        redshift_settings(emulator, server, source_db, fetch_size, **staging),
         postgres_settings(server, target_db),
     )

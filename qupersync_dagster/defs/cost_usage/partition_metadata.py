@@ -32,7 +32,8 @@ def day_metadata(
     """The day's own metadata: the target's rows of that day, what the sync did to them.
 
     ``mirrored`` is the target's fingerprint of the day after the sync (None: no rows);
-    ``preview`` a few of the day's rows, shown for the days the run rewrote.
+    ``preview`` a few of the day's rows, shown for the days the run rewrote. A day that was
+    read says how (cursor or UNLOAD, and why) and what UNLOAD staged in S3.
     """
     rows = mirrored.row_count if mirrored else 0
     fingerprint = result.fingerprint
@@ -58,6 +59,13 @@ def day_metadata(
             else {}
         ),
     }
+    if result.extraction is not None:
+        metadata |= {
+            "extract_method": result.extraction.method.value,
+            "extract_reason": result.extraction.reason,
+            "bytes_staged": result.extraction.bytes_staged,
+            "files_staged": result.extraction.files,
+        }
     if preview is not None:
         metadata["preview"] = dg.MetadataValue.md(preview)
     return metadata

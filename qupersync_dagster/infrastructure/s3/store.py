@@ -38,11 +38,13 @@ class StagingStore:
     @property
     def client(self) -> Any:
         if self._client is None:
+            # An S3-compatible store on a host of its own serves buckets by path, not by name.
+            style = {"s3": {"addressing_style": "path"}} if self.staging.endpoint_url else {}
             self._client = boto3.session.Session().client(
                 "s3",
                 region_name=self.staging.region,
                 endpoint_url=self.staging.endpoint_url,
-                config=_CLIENT_CONFIG,
+                config=_CLIENT_CONFIG.merge(Config(**style)),
             )
         return self._client
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -17,6 +18,7 @@ import pytest
 
 from qupersync_dagster.definitions import build_definitions
 from qupersync_dagster.infrastructure.table_list import load_table_list
+from qupersync_dagster_tests.repositories import staging_settings
 
 pytestmark = pytest.mark.integration
 
@@ -134,6 +136,33 @@ def test_each_day_of_a_backfill_records_its_own_rows_counts_and_fingerprint(
         assert int(metadata["fingerprint"]["measure_sum"]) == source[day].fingerprint_sum
         assert "identity_line_item_id" in metadata["preview"]
         assert not any(key.startswith("partitions_") for key in metadata)
+        assert metadata["extract_method"] == "cursor"
+        assert metadata["extract_reason"] == "auto: no S3 staging configured"
+        assert (metadata["bytes_staged"], metadata["files_staged"]) == (0, 0)
+
+
+def test_a_day_unloaded_through_s3_records_the_method_and_what_was_staged(
+    assets, pg_server, sync_env, s3_emulator, local_s3, monkeypatch
+):
+    """``auto`` with a threshold of 0 MB: every day is UNLOADed through the local S3."""
+    monkeypatch.setenv("REDSHIFT_PORT", str(s3_emulator.port))
+    for name, value in staging_settings(local_s3).items():
+        monkeypatch.setenv(f"REDSHIFT_{name.upper()}", str(value))
+    config = load_table_list()
+    spec = replace(config.table("cur_line_items"), unload_above_mb=0)
+    defs = build_definitions(replace(config, tables=[spec]))
+    source = _source_days(pg_server, sync_env["REDSHIFT_DATABASE"])
+
+    unloading = [defs.resolve_assets_def(name) for name in ("cur_line_items", "cost_usage_summary")]
+    by_day = _backfill(unloading, DAYS[0], DAYS[1])
+
+    for day in DAYS[:2]:
+        metadata = by_day["cur_line_items"][day]
+        assert metadata["extract_method"] == "unload"
+        assert metadata["extract_reason"].endswith("MB estimated, above 0 MB")
+        assert metadata["files_staged"] >= 1 and metadata["bytes_staged"] > 0
+        assert metadata["dagster/row_count"] == metadata["rows_inserted"] == source[day].rows
+    assert local_s3.client().list_objects_v2(Bucket=local_s3.bucket).get("KeyCount") == 0
 
 
 def test_a_restated_day_is_the_only_one_synced_and_keeps_its_own_counts(
