@@ -14,7 +14,7 @@ import sys
 from datetime import date
 
 from qupersync_dagster.bootstrap import open_sync_service
-from qupersync_dagster.domain.entities import SyncMode
+from qupersync_dagster.domain.entities import ExtractMethod, SyncMode
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster_tests.faults import ledger
@@ -22,7 +22,10 @@ from qupersync_dagster_tests.faults import ledger
 
 def main(argument: str) -> None:
     job = json.loads(argument)
-    spec = ledger.spec(SyncMode(job["mode"]), **job.get("spec", {}))
+    overrides = job.get("spec", {})
+    if "extract" in overrides:
+        overrides["extract"] = ExtractMethod(overrides["extract"])
+    spec = ledger.spec(SyncMode(job["mode"]), **overrides)
     with open_sync_service(
         RedshiftSettings(**job["redshift"]), PostgresSettings(**job["postgres"])
     ) as service:

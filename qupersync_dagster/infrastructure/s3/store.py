@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024  # read from a download at a time
 _DELETE_BATCH = 1000  # S3's limit per DeleteObjects request
+_DELETE_ATTEMPTS = 2
 # Bounded waits: a stalled download fails retryably instead of hanging the run.
 _CLIENT_CONFIG = Config(
     connect_timeout=10, read_timeout=60, retries={"max_attempts": 5, "mode": "standard"}
@@ -93,22 +94,29 @@ class StagingStore:
             body.close()
 
     def delete(self, location: StagedLocation) -> None:
-        """Delete everything under the location's prefix; never raises."""
-        try:
-            keys = [item["Key"] for item in self._objects(location.key_prefix)]
-            for start in range(0, len(keys), _DELETE_BATCH):
-                batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
-                self.client.delete_objects(
-                    Bucket=location.bucket, Delete={"Objects": batch, "Quiet": True}
-                )
-            log.debug("deleted %d staged objects under %s", len(keys), location.url)
-        except Exception as error:  # noqa: BLE001 - the bucket's lifecycle rule is the backstop
-            log.warning(
-                "could not delete the staged files under %s (%s); the bucket's lifecycle rule "
-                "removes them",
-                location.url,
-                type(error).__name__,
-            )
+        """Delete everything under the location's prefix; never raises.
+
+        Tried again once: it runs right after a failure, whose cause (a cut connection) may
+        still be in the client's pool.
+        """
+        for attempt in range(_DELETE_ATTEMPTS):
+            try:
+                keys = [item["Key"] for item in self._objects(location.key_prefix)]
+                for start in range(0, len(keys), _DELETE_BATCH):
+                    batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
+                    self.client.delete_objects(
+                        Bucket=location.bucket, Delete={"Objects": batch, "Quiet": True}
+                    )
+                log.debug("deleted %d staged objects under %s", len(keys), location.url)
+                return
+            except Exception as error:  # noqa: BLE001 - the lifecycle rule is the backstop
+                if attempt + 1 == _DELETE_ATTEMPTS:
+                    log.warning(
+                        "could not delete the staged files under %s (%s); the bucket's "
+                        "lifecycle rule removes them",
+                        location.url,
+                        type(error).__name__,
+                    )
 
     def probe(self) -> int:
         """Read access to the bucket under the prefix: the number of keys seen (at most 1)."""
