@@ -17,6 +17,7 @@ from dagster import DagsterInvalidConfigError
 from qupersync_dagster import bootstrap
 from qupersync_dagster.doctor.checks import Checks
 from qupersync_dagster.doctor.report import Level, Report
+from qupersync_dagster.doctor.staging import check_staging
 from qupersync_dagster.doctor.tables import TableChecks
 from qupersync_dagster.domain.errors import ConfigError
 from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
@@ -81,6 +82,7 @@ def examine(
             report=report,
         )
         source_ok = checks.cluster()
+        check_staging(redshift, table_list, report)
         target_ok = checks.state_table(state_schema)
         for spec in table_list.tables:
             TableChecks(checks, spec).run(source_ok, target_ok)

@@ -22,6 +22,7 @@ from qupersync_dagster.devkit.redshift_emulator.catalogue_fixtures import (
 )
 from qupersync_dagster_tests.conftest import CUR_START
 from qupersync_dagster_tests.doctor.conftest import run_doctor
+from qupersync_dagster_tests.repositories import UNLOAD_ROLE, staging_settings
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +149,54 @@ def test_a_healthy_setup_passes_with_its_plans_and_largest_days_and_writes_nothi
     assert out.count("create the target table") == 3
     assert "the target table cost.cur_line_items and its schema will be created" in out
     assert out.count("10 days with rows since 2026-10-01; the largest") == 3
+    assert "[info] not configured (REDSHIFT_UNLOAD_BUCKET): days are read by cursor" in out
     assert "No problems found; nothing was written." in out
+
+
+def _stage_in(monkeypatch, local_s3, **changes) -> None:
+    for name, value in (staging_settings(local_s3) | changes).items():
+        monkeypatch.setenv(f"REDSHIFT_{name.upper()}", str(value))
+
+
+def test_s3_staging_that_can_be_read_passes_and_nothing_is_written_there(
+    doctor_env, monkeypatch, pg_server, source_db, target_db, reader_role, local_s3
+):
+    _stage_in(monkeypatch, local_s3)
+
+    status, out = _run_writing_nothing(pg_server, source_db, target_db)
+
+    assert status == 0, out
+    assert f"[ok] s3://{local_s3.bucket}/staging/ is readable" in out
+    assert UNLOAD_ROLE in out
+    assert local_s3.client().list_objects_v2(Bucket=local_s3.bucket)["KeyCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"unload_bucket": "no-such-bucket-qs"}, "cannot read s3://no-such-bucket-qs/staging/"),
+        ({"unload_iam_role": ""}, "REDSHIFT_UNLOAD_IAM_ROLE must be an IAM role ARN; it is empty"),
+        ({"unload_bucket": "Bad_Bucket"}, "REDSHIFT_UNLOAD_BUCKET must be an S3 bucket name"),
+    ],
+    ids=["missing-bucket", "no-role", "bad-name"],
+)
+def test_s3_staging_that_cannot_work_is_a_problem_with_a_fix(
+    changes,
+    problem,
+    doctor_env,
+    monkeypatch,
+    pg_server,
+    source_db,
+    target_db,
+    reader_role,
+    local_s3,
+):
+    _stage_in(monkeypatch, local_s3, **changes)
+
+    status, out = _run_writing_nothing(pg_server, source_db, target_db)
+
+    assert status == 1, out
+    assert f"[PROBLEM] {problem}" in out
 
 
 def test_a_target_user_without_rights_is_told_what_to_grant(
