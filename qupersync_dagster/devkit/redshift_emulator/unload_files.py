@@ -114,18 +114,13 @@ class UnloadFiles:
                     "to this endpoint.,Status 301,Error PermanentRedirect",
                     _INTERNAL_ERROR,
                 )
-            if unload.allow_overwrite:
-                return
-            keys = self._existing_keys()
-            if keys and not unload.clean_path:
-                raise Refusal(NOT_EMPTY_MESSAGE, _INTERNAL_ERROR)
-            for start in range(0, len(keys), 1000):
-                objects = [{"Key": key} for key in keys[start : start + 1000]]
-                client.delete_objects(Bucket=unload.bucket, Delete={"Objects": objects})
+            if not unload.allow_overwrite:
+                self._clear_path()
         except Refusal:
             raise
         except Exception as error:
             raise s3_refusal(error) from error
+        self._strike(0)
 
     def write(self, lines: list[bytes]) -> None:
         """Convert and write a batch of COPY lines, dealt round the slices."""
@@ -159,11 +154,11 @@ class UnloadFiles:
 
     def file_done(self) -> None:
         """Called as each data file completes: where the ``fail`` fault strikes."""
+        self._strike(sum(len(series.written) for series in self._series))
+
+    def _strike(self, done: int) -> None:
         fault = self._fault
-        if fault is None or fault.action != "fail":
-            return
-        done = sum(len(series.written) for series in self._series)
-        if done >= fault.files:
+        if fault is not None and fault.action == "fail" and done >= fault.files:
             raise Refusal(
                 f"S3ServiceException:emulated failure after {done} file(s) written,Status 500,"
                 "Error InternalError",
@@ -204,6 +199,16 @@ class UnloadFiles:
     def _close(self) -> None:
         for series in self._series:
             series.close()
+
+    def _clear_path(self) -> None:
+        """Refuse a path holding files, or with CLEANPATH delete them."""
+        unload, client = self._unload, self._client
+        keys = self._existing_keys()
+        if keys and not unload.clean_path:
+            raise Refusal(NOT_EMPTY_MESSAGE, _INTERNAL_ERROR)
+        for start in range(0, len(keys), 1000):
+            objects = [{"Key": key} for key in keys[start : start + 1000]]
+            client.delete_objects(Bucket=unload.bucket, Delete={"Objects": objects})
 
     def _existing_keys(self) -> list[str]:
         paginator = self._client.get_paginator("list_objects_v2")
