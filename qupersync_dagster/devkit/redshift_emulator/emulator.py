@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg2
 
@@ -30,6 +30,33 @@ from qupersync_dagster.devkit.redshift_emulator.unload_files import UnloadFault
 
 log = logging.getLogger(__name__)
 _CONTROL_TIMEOUT = 10.0
+
+
+class _OneShot(Protocol):
+    @property
+    def once(self) -> bool: ...
+
+
+_F = TypeVar("_F", bound=_OneShot)
+
+
+class _Armed(Generic[_F]):
+    """The fault armed for what opens next; a ``once`` fault is claimed by one only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fault: _F | None = None
+
+    def arm(self, fault: _F | None) -> None:
+        with self._lock:
+            self._fault = fault
+
+    def claim(self) -> _F | None:
+        with self._lock:
+            fault = self._fault
+            if fault is not None and fault.once:
+                self._fault = None
+            return fault
 
 
 class RedshiftWireEmulator:
@@ -73,13 +100,13 @@ class RedshiftWireEmulator:
         self.session_settings = dict(session_settings)
         self.s3 = s3
         self._s3_client: Any = None
-        self._unload_fault: UnloadFault | None = None
+        self._s3_lock = threading.Lock()
+        self._unload_fault = _Armed[UnloadFault]()
         self._compat_databases: set[str] = set()
         self.connections_opened = 0
         self.cuts = 0
         self._links: dict[Link, asyncio.Task[Any]] = {}
-        self._fault: Fault | None = None
-        self._fault_lock = threading.Lock()
+        self._fault = _Armed[Fault]()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -129,7 +156,7 @@ class RedshiftWireEmulator:
         limits = [n for n in (server_bytes, server_messages, client_bytes) if n is not None]
         if len(limits) != 1 or limits[0] < 0:
             raise ValueError("give exactly one non-negative limit")
-        self._set_fault(
+        self._fault.arm(
             Fault(
                 "cut",
                 once,
@@ -143,7 +170,7 @@ class RedshiftWireEmulator:
         """Stop relaying the server, connection left open, after this many post-startup messages."""
         if server_messages < 0:
             raise ValueError("server_messages must be non-negative")
-        self._set_fault(Fault("stall", once, server_messages=server_messages))
+        self._fault.arm(Fault("stall", once, server_messages=server_messages))
 
     def cut_all(self) -> None:
         """Reset every live connection now; counts towards ``cuts``."""
@@ -154,36 +181,31 @@ class RedshiftWireEmulator:
         """Fail the UNLOAD once ``files`` data files are written; no manifest is written."""
         if files < 0:
             raise ValueError("files must be non-negative")
-        self._set_unload_fault(UnloadFault("fail", once, files=files))
+        self._unload_fault.arm(UnloadFault("fail", once, files=files))
 
     def drop_unload_file(self, *, once: bool = True) -> None:
         """Delete the UNLOAD's first data file after writing it; the manifest still lists it."""
-        self._set_unload_fault(UnloadFault("drop", once))
+        self._unload_fault.arm(UnloadFault("drop", once))
 
     def resize_unload_file(self, *, once: bool = True) -> None:
         """Cut the UNLOAD's first data file to half its size; the manifest keeps the full size."""
-        self._set_unload_fault(UnloadFault("resize", once))
+        self._unload_fault.arm(UnloadFault("resize", once))
 
     def delay_unload(self, seconds: float, *, once: bool = True) -> None:
         """Sleep ``seconds`` after the UNLOAD's data files, before its manifest and its reply."""
         if seconds < 0:
             raise ValueError("seconds must be non-negative")
-        self._set_unload_fault(UnloadFault("delay", once, seconds=seconds))
+        self._unload_fault.arm(UnloadFault("delay", once, seconds=seconds))
 
     def clear_faults(self) -> None:
-        self._set_fault(None)
-        self._set_unload_fault(None)
+        self._fault.arm(None)
+        self._unload_fault.arm(None)
 
-    def _set_unload_fault(self, fault: UnloadFault | None) -> None:
-        with self._fault_lock:
-            self._unload_fault = fault
+    def claim_fault(self) -> Fault | None:
+        return self._fault.claim()
 
     def claim_unload_fault(self) -> UnloadFault | None:
-        with self._fault_lock:
-            fault = self._unload_fault
-            if fault is not None and fault.once:
-                self._unload_fault = None
-            return fault
+        return self._unload_fault.claim()
 
     @property
     def s3_region(self) -> str:
@@ -192,7 +214,7 @@ class RedshiftWireEmulator:
 
     def s3_client(self) -> Any:
         """The boto3 client UNLOAD writes with (one per emulator; boto3 clients are thread-safe)."""
-        with self._fault_lock:
+        with self._s3_lock:
             if self._s3_client is None:
                 if self.s3 is None:
                     raise ConnectionError(
@@ -200,17 +222,6 @@ class RedshiftWireEmulator:
                     )
                 self._s3_client = self.s3.client()
             return self._s3_client
-
-    def _set_fault(self, fault: Fault | None) -> None:
-        with self._fault_lock:
-            self._fault = fault
-
-    def claim_fault(self) -> Fault | None:
-        with self._fault_lock:
-            fault = self._fault
-            if fault is not None and fault.once:
-                self._fault = None
-            return fault
 
     def strict_rules(self) -> StrictRules | None:
         """The rules a connection opened now follows; None for a plain proxy."""

@@ -32,8 +32,15 @@ from qupersync_dagster.devkit.redshift_emulator.unload import COMPRESSIONS, Unlo
 
 PART_SIZE = 8 * 1024 * 1024  # S3 takes parts of 5 MiB and more, but for the last
 _INTERNAL_ERROR = "XX000"
-_PG_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
-_PG_UNESCAPED = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+# The escapes PostgreSQL's text COPY writes, besides a doubled backslash.
+_PG_ESCAPES = (
+    (b"\\b", b"\b"),
+    (b"\\f", b"\f"),
+    (b"\\n", b"\n"),
+    (b"\\r", b"\r"),
+    (b"\\t", b"\t"),
+    (b"\\v", b"\v"),
+)
 _PG_NULL = b"\\N"
 NOT_EMPTY_MESSAGE = (
     "Specified unload destination on S3 is not empty. Consider using a different bucket / "
@@ -95,7 +102,7 @@ class UnloadFiles:
         self._cluster_region = cluster_region
         self._columns = columns
         self._fault = fault
-        self._convert = _converter(unload)
+        self._convert = text_converter(unload)
         self._header = self._header_line()
         count = slices if unload.parallel else 1
         self._series = [_Series(self, slice_) for slice_ in range(count)]
@@ -114,28 +121,19 @@ class UnloadFiles:
                     "to this endpoint.,Status 301,Error PermanentRedirect",
                     _INTERNAL_ERROR,
                 )
-            if unload.allow_overwrite:
-                return
-            keys = self._existing_keys()
-            if keys and not unload.clean_path:
-                raise Refusal(NOT_EMPTY_MESSAGE, _INTERNAL_ERROR)
-            for start in range(0, len(keys), 1000):
-                objects = [{"Key": key} for key in keys[start : start + 1000]]
-                client.delete_objects(Bucket=unload.bucket, Delete={"Objects": objects})
+            if not unload.allow_overwrite:
+                self._clear_path()
         except Refusal:
             raise
         except Exception as error:
             raise s3_refusal(error) from error
+        self._strike(0)
 
     def write(self, lines: list[bytes]) -> None:
         """Convert and write a batch of COPY lines, dealt round the slices."""
-        count = len(self._series)
-        batches: list[list[bytes]] = [[] for _ in range(count)]
-        convert, at = self._convert, self._next_slice
-        for line in lines:
-            batches[at].append(convert(line))
-            at = (at + 1) % count
-        self._next_slice = at
+        count, first = len(self._series), self._next_slice
+        batches = [lines[(slice_ - first) % count :: count] for slice_ in range(count)]
+        self._next_slice = (first + len(lines)) % count
         self.rows += len(lines)
         self._guarded(lambda: self._write(batches))
 
@@ -159,11 +157,11 @@ class UnloadFiles:
 
     def file_done(self) -> None:
         """Called as each data file completes: where the ``fail`` fault strikes."""
+        self._strike(sum(len(series.written) for series in self._series))
+
+    def _strike(self, done: int) -> None:
         fault = self._fault
-        if fault is None or fault.action != "fail":
-            return
-        done = sum(len(series.written) for series in self._series)
-        if done >= fault.files:
+        if fault is not None and fault.action == "fail" and done >= fault.files:
             raise Refusal(
                 f"S3ServiceException:emulated failure after {done} file(s) written,Status 500,"
                 "Error InternalError",
@@ -199,11 +197,22 @@ class UnloadFiles:
 
     def _write(self, batches: list[list[bytes]]) -> None:
         for series, lines in zip(self._series, batches, strict=True):
-            series.write(lines)
+            if lines:
+                series.write(self._convert(lines), len(lines))
 
     def _close(self) -> None:
         for series in self._series:
             series.close()
+
+    def _clear_path(self) -> None:
+        """Refuse a path holding files, or with CLEANPATH delete them."""
+        unload, client = self._unload, self._client
+        keys = self._existing_keys()
+        if keys and not unload.clean_path:
+            raise Refusal(NOT_EMPTY_MESSAGE, _INTERNAL_ERROR)
+        for start in range(0, len(keys), 1000):
+            objects = [{"Key": key} for key in keys[start : start + 1000]]
+            client.delete_objects(Bucket=unload.bucket, Delete={"Objects": objects})
 
     def _existing_keys(self) -> list[str]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -242,7 +251,7 @@ class UnloadFiles:
             return None
         names = [column["name"] for column in self._columns or []]
         escaped = "\t".join(name.replace("\\", "\\\\") for name in names)
-        return self._convert(escaped.encode() + b"\n")
+        return self._convert([escaped.encode() + b"\n"])
 
 
 class _Series:
@@ -254,11 +263,9 @@ class _Series:
         self._open: _Upload | None = None
         self.written: list[_Written] = []
 
-    def write(self, lines: list[bytes]) -> None:
-        if not lines:
-            return
+    def write(self, text: bytes, records: int) -> None:
         upload = self._current()
-        upload.write(lines)
+        upload.write(text, records)
         if upload.size >= self._files.unload.max_file_size:
             self._close_current()
 
@@ -300,11 +307,11 @@ class _Upload:
         self.records = 0
         header = files.header
         if header is not None:
-            self.write([header])
+            self.write(header, 1)
 
-    def write(self, lines: list[bytes]) -> None:
-        self.records += len(lines)
-        data = self._compressor.compress(b"".join(lines))
+    def write(self, text: bytes, records: int) -> None:
+        self.records += records
+        data = self._compressor.compress(text)
         self._buffer += data
         self.size += len(data)
         if len(self._buffer) >= PART_SIZE:
@@ -369,30 +376,57 @@ def _compressor(compression: str | None) -> Any:
     return _Identity()
 
 
-def _converter(unload: Unload) -> Callable[[bytes], bytes]:
-    """PostgreSQL's text COPY line to the line Redshift writes under ``unload``'s options."""
+def text_converter(unload: Unload) -> Callable[[list[bytes]], bytes]:
+    """PostgreSQL's text COPY lines to the text Redshift writes under ``unload``'s options.
+
+    Without ESCAPE or ADDQUOTES a whole batch is converted at once by byte replacements: the
+    raw tabs are the field separators, and once each escaped backslash (a doubled one, read
+    from the left) is set aside as a NUL byte -- which no PostgreSQL text holds -- every other
+    backslash starts an escape or the NULL marker ``\\N``.
+    """
     delimiter = unload.delimiter.encode()
     null = unload.null_as.encode()
+    if not (unload.escape or unload.addquotes or set(b"\\\0") & set(delimiter + null)):
+
+        def convert_batch(lines: list[bytes]) -> bytes:
+            text = b"".join(lines)
+            if delimiter != b"\t":
+                text = text.replace(b"\t", delimiter)
+            if b"\\" not in text:
+                return text
+            return _unescaped(text, null)
+
+        return convert_batch
+
     special = b"\n\r\\" + delimiter + (b"\"'" if unload.addquotes else b"")
     to_escape = re.compile(b"[" + re.escape(special) + b"]") if unload.escape else None
-    plain = not (unload.escape or unload.addquotes)
 
     def field(value: bytes) -> bytes:
         if value == _PG_NULL:
             value = null
         else:
-            value = _PG_ESCAPE.sub(lambda m: _PG_UNESCAPED.get(m[1], m[1]), value)
+            value = _unescaped(value)
             if to_escape is not None:
                 value = to_escape.sub(lambda m: b"\\" + m[0], value)
         return b'"' + value + b'"' if unload.addquotes else value
 
-    def convert(line: bytes) -> bytes:
-        line = line[:-1] if line.endswith(b"\n") else line
-        if plain and b"\\" not in line:
-            return line.replace(b"\t", delimiter) + b"\n"
-        return delimiter.join(field(value) for value in line.split(b"\t")) + b"\n"
+    def convert_lines(lines: list[bytes]) -> bytes:
+        rows = (line.removesuffix(b"\n").split(b"\t") for line in lines)
+        return b"".join(delimiter.join(map(field, row)) + b"\n" for row in rows)
 
-    return convert
+    return convert_lines
+
+
+def _unescaped(text: bytes, null: bytes | None = None) -> bytes:
+    """PostgreSQL's text COPY escapes undone, and its NULL markers made ``null`` if given."""
+    if b"\\" not in text:
+        return text
+    text = text.replace(b"\\\\", b"\0")
+    if null is not None:
+        text = text.replace(_PG_NULL, null)
+    for escaped, char in _PG_ESCAPES:
+        text = text.replace(escaped, char)
+    return text.replace(b"\0", b"\\")
 
 
 def describe(conn: Any, query: str) -> list[dict[str, Any]]:

@@ -21,6 +21,13 @@ def strict_emulator(pg_server: ServerAddress) -> Iterator[RedshiftWireEmulator]:
 
 
 @pytest.fixture
+def unload_emulator(pg_server: ServerAddress, local_s3) -> Iterator[RedshiftWireEmulator]:
+    """A strict, single-node emulator whose UNLOAD writes to the local S3."""
+    with RedshiftWireEmulator(pg_server, s3=local_s3.endpoint) as emulator:
+        yield emulator
+
+
+@pytest.fixture
 def redshift(
     pg_server: ServerAddress, source_db: str, strict_emulator: RedshiftWireEmulator
 ) -> Iterator[Callable[..., redshift_connector.Connection]]:

@@ -1,0 +1,68 @@
+"""PostgreSQL's text COPY lines become the text Redshift's UNLOAD writes, for any values."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qupersync_dagster.devkit.redshift_emulator.unload import Unload
+from qupersync_dagster.devkit.redshift_emulator.unload_files import text_converter
+
+# PostgreSQL's text COPY output: these six escapes, a doubled backslash, \N for NULL.
+PG_COPY_ESCAPES = {
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+# Text with what matters drawn often: backslashes, the escaped characters, N, the delimiters.
+VALUES = st.none() | st.text(
+    st.sampled_from(["\\", "N", "t", "|", ",", '"', "'", " ", "é", *PG_COPY_ESCAPES])
+    | st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"),
+    max_size=12,
+)
+ROWS = st.lists(st.lists(VALUES, min_size=1, max_size=4), max_size=6)
+
+
+def copy_line(row: list[str | None]) -> bytes:
+    fields = ["\\N" if v is None else "".join(PG_COPY_ESCAPES.get(c, c) for c in v) for v in row]
+    return ("\t".join(fields) + "\n").encode()
+
+
+def convert(rows: list[list[str | None]], **options) -> bytes:
+    unload = Unload(query="SELECT 1", bucket="bucket", prefix="p/", **options)
+    return text_converter(unload)([copy_line(row) for row in rows])
+
+
+def redshift_text(rows, delimiter="|", null="", field=lambda value: value) -> bytes:
+    lines = (delimiter.join(null if v is None else field(v) for v in row) + "\n" for row in rows)
+    return "".join(lines).encode()
+
+
+@given(ROWS)
+def test_the_default_writes_values_as_they_are_joined_by_pipes_nulls_empty(rows) -> None:
+    assert convert(rows) == redshift_text(rows)
+
+
+@given(ROWS)
+def test_delimiter_and_null_as_replace_the_separator_and_the_nulls(rows) -> None:
+    converted = convert(rows, delimiter="\t", null_as="\\N")
+    assert converted == redshift_text(rows, delimiter="\t", null="\\N")
+
+
+@given(ROWS)
+def test_escape_puts_a_backslash_before_line_breaks_the_delimiter_and_backslashes(rows) -> None:
+    def escaped(value: str) -> str:
+        return "".join("\\" + c if c in "\n\r|\\" else c for c in value)
+
+    assert convert(rows, escape=True) == redshift_text(rows, field=escaped)
+
+
+@given(ROWS)
+def test_addquotes_quotes_every_field(rows) -> None:
+    quoted = convert(rows, addquotes=True, null_as="nil")
+    assert quoted == redshift_text(rows, null='"nil"', field=lambda value: f'"{value}"')
