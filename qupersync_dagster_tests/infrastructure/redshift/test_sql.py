@@ -408,3 +408,70 @@ def test_an_incremental_read_compares_the_watermark_column_with_a_typed_literal(
 def test_identifiers_are_quoted_with_embedded_quotes_doubled():
     assert sql.identifier('a"b') == '"a""b"'
     assert sql.table_name(TableRef("billing", "cur")) == '"billing"."cur"'
+
+
+ROLE = "arn:aws:iam::123456789012:role/qupersync-unload"
+STAGED = "s3://qupersync-staging/qupersync/cur_line_items/2026-08-03/20260804T010203-0a1b2c3d4e5f/"
+
+
+def _unquoted(literal: str) -> str:
+    """A Redshift string literal's text: its quotes doubled inside, no backslash escapes used."""
+    assert literal.startswith("'") and literal.endswith("'")
+    inner = literal[1:-1]
+    assert "'" not in inner.replace("''", ""), "every quote inside is doubled"
+    return inner.replace("''", "'")
+
+
+@pytest.mark.parametrize(("spec", "schema"), CASES, ids=CASE_IDS)
+def test_unload_quotes_the_very_select_the_cursor_reads_and_writes_gzip_text_with_a_manifest(
+    spec, schema
+):
+    select, _ = sql.select_rows(spec, schema, WINDOW, "2026-08-02 10:00:00")
+    statement = sql.unload(select, STAGED, ROLE, "eu-west-1")
+
+    match = re.fullmatch(r"UNLOAD \(('(?:[^']|'')*')\) (.*)", statement, re.DOTALL)
+    assert match, statement
+    inner, options = match.groups()
+    assert _unquoted(inner) == select
+    _assert_names_quoted(_parse_select(_unquoted(inner)))
+    assert options == (
+        f"TO '{STAGED}' IAM_ROLE '{ROLE}' DELIMITER AS '\\t' MANIFEST VERBOSE GZIP PARALLEL ON"
+        " REGION AS 'eu-west-1'"
+    )
+    assert "LIMIT" not in _unquoted(inner).upper()  # UNLOAD refuses an outer LIMIT
+
+
+def test_unload_names_a_region_only_when_one_is_configured():
+    assert "REGION" not in sql.unload("SELECT 1", STAGED, ROLE)
+
+
+@pytest.mark.parametrize(
+    ("location", "role", "region"),
+    [
+        ("s3://b/p'; DROP TABLE x; --/", ROLE, None),
+        (STAGED, "arn:aws:iam::123456789012:role/x' ACCESS_KEY_ID 'k", None),
+        (STAGED, ROLE, "eu-west-1' PARALLEL OFF"),
+        (STAGED, ROLE, "eu\\west"),
+    ],
+)
+def test_unload_refuses_a_location_role_or_region_that_could_break_out_of_its_quotes(
+    location, role, region
+):
+    with pytest.raises(ConfigError, match="cannot be written into an UNLOAD statement"):
+        sql.unload("SELECT 1", location, role, region)
+
+
+def test_unload_refuses_a_query_with_a_backslash_rather_than_guess_its_escaping():
+    with pytest.raises(ConfigError, match="backslash"):
+        sql.unload('SELECT "a\\b" FROM t', STAGED, ROLE)
+
+
+def test_rows_with_a_raw_wide_string_cannot_be_unloaded_but_spilled_super_can():
+    _, cur_layout = row_text.select_list(CUR_SCHEMA)
+    _, wide_layout = row_text.select_list(WIDE_SCHEMA)
+
+    assert cur_layout.spills and row_text.unload_refusal(CUR_SCHEMA, cur_layout) is None
+    assert row_text.unload_refusal(WIDE_SCHEMA, wide_layout) == (
+        "column 'huge' (varchar(65535)) may hold values too long to render on the cluster, "
+        "which only a cursor carries raw"
+    )
