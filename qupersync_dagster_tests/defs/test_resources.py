@@ -58,6 +58,29 @@ def test_optional_settings_are_read_when_the_run_starts_not_when_the_code_loads(
     assert (postgres.timeout_s, postgres.state_schema) == (60, "sync_state")
 
 
+def test_s3_staging_is_read_from_its_redshift_unload_variables_when_the_run_starts(environment):
+    loaded = resources()
+    role = "arn:aws:iam::123456789012:role/qupersync-unload"
+    environment.setenv("REDSHIFT_UNLOAD_BUCKET", "finops-staging")
+    environment.setenv("REDSHIFT_UNLOAD_IAM_ROLE", role)
+    environment.setenv("REDSHIFT_UNLOAD_REGION", "eu-west-1")
+    environment.setenv("REDSHIFT_UNLOAD_READERS", "8")
+    with dg.build_resources(loaded) as built:
+        staging = built.redshift.settings().staging()
+    assert staging is not None
+    assert (staging.bucket, staging.iam_role, staging.region) == (
+        "finops-staging",
+        role,
+        "eu-west-1",
+    )
+    assert (staging.prefix, staging.readers) == ("qupersync/", 8)
+
+
+def test_without_redshift_unload_bucket_there_is_no_staging(environment):
+    with dg.build_resources(resources()) as built:
+        assert built.redshift.settings().staging() is None
+
+
 def test_a_setting_whose_variable_is_unset_takes_its_one_default(environment):
     with dg.build_resources(resources()) as built:
         redshift, postgres = built.redshift.settings(), built.postgres.settings()

@@ -146,31 +146,33 @@ ODD_ROWS = [
 ]
 
 
+ODD_COLUMNS = "note varchar(100), code char(3), tags json, cost double precision"
+
+
+def _odd_table(server, database: str, columns: str, rows: list[tuple]) -> None:
+    """``billing.odd``: an id, a minute of ``START`` per row, then ``columns`` with ``rows``."""
+    at = datetime.combine(START, datetime.min.time())
+    values = ", ".join(["%s"] * (2 + len(rows[0])))
+    with contextlib.closing(server.connect(database)) as conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA billing")
+        cur.execute(
+            f"CREATE TABLE billing.odd (id integer NOT NULL, at timestamp NOT NULL, {columns})"
+        )
+        cur.executemany(
+            f"INSERT INTO billing.odd VALUES ({values})",
+            [(n, at + timedelta(minutes=n), *row) for n, row in enumerate(rows)],
+        )
+        conn.commit()
+
+
 def test_exact_values_survive_the_text_files(
     s3_emulator, pg_server, source_db, target_db, local_s3
 ):
-    at = datetime.combine(START, datetime.min.time())
-    with contextlib.closing(pg_server.connect(source_db)) as conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA billing")
-        cur.execute(
-            "CREATE TABLE billing.odd (id integer NOT NULL, at timestamp NOT NULL,"
-            " note varchar(100), code char(3), tags json, cost double precision)"
-        )
-        cur.executemany(
-            "INSERT INTO billing.odd VALUES (%s, %s, %s, %s, %s::json, %s::float8)",
-            [
-                (
-                    n,
-                    at + timedelta(minutes=n),
-                    note,
-                    code,
-                    None if tags is None else json.dumps(tags),
-                    cost,
-                )
-                for n, (note, code, tags, cost) in enumerate(ODD_ROWS)
-            ],
-        )
-        conn.commit()
+    rows = [
+        (note, code, None if tags is None else json.dumps(tags), cost)
+        for note, code, tags, cost in ODD_ROWS
+    ]
+    _odd_table(pg_server, source_db, ODD_COLUMNS, rows)
 
     with _service(s3_emulator, pg_server, source_db, target_db, local_s3) as service:
         (result,) = service.sync(ODD_SPEC, START, START + timedelta(days=1))
@@ -196,15 +198,7 @@ def _read(server, database: str, table: str) -> list[tuple]:
 def test_a_table_with_a_raw_wide_string_is_read_by_cursor_and_says_why(
     s3_emulator, pg_server, source_db, target_db, local_s3
 ):
-    at = datetime.combine(START, datetime.min.time())
-    with contextlib.closing(pg_server.connect(source_db)) as conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA billing")
-        cur.execute(
-            "CREATE TABLE billing.odd (id integer NOT NULL, at timestamp NOT NULL,"
-            " note varchar(65535))"
-        )
-        cur.execute("INSERT INTO billing.odd VALUES (1, %s, %s)", (at, "x\ty\n" * 5_000))
-        conn.commit()
+    _odd_table(pg_server, source_db, "note varchar(65535)", [("x\ty\n" * 5_000,)])
 
     with _service(s3_emulator, pg_server, source_db, target_db, local_s3) as service:
         (result,) = service.sync(ODD_SPEC, START, START + timedelta(days=1))

@@ -17,9 +17,22 @@ T = TypeVar("T")
 _DONE = object()
 
 
-class _Failure:
+class Failure:
+    """What a worker raised, queued for the consumer to raise in its own thread."""
+
     def __init__(self, error: BaseException):
         self.error = error
+
+
+def put_until_stopped(buffer: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+    """Put ``item`` on the bounded ``buffer`` unless ``stop`` is set first; whether it was put."""
+    while not stop.is_set():
+        try:
+            buffer.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def prefetch(items: Iterator[T], depth: int = 4) -> Generator[T, None, None]:
@@ -32,13 +45,7 @@ def prefetch(items: Iterator[T], depth: int = 4) -> Generator[T, None, None]:
     stop = threading.Event()
 
     def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(buffer, item, stop)
 
     def work() -> None:
         try:
@@ -47,7 +54,7 @@ def prefetch(items: Iterator[T], depth: int = 4) -> Generator[T, None, None]:
                     return
             put(_DONE)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, not swallowed
-            put(_Failure(error))
+            put(Failure(error))
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -60,7 +67,7 @@ def prefetch(items: Iterator[T], depth: int = 4) -> Generator[T, None, None]:
             item = buffer.get()
             if item is _DONE:
                 return
-            if isinstance(item, _Failure):
+            if isinstance(item, Failure):
                 raise item.error
             yield cast(T, item)
     finally:

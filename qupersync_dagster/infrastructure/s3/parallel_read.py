@@ -14,17 +14,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar, cast
 
+from qupersync_dagster.domain.services.pipeline import Failure, put_until_stopped
 from qupersync_dagster.infrastructure.s3.gzip_lines import line_batches
 from qupersync_dagster.infrastructure.s3.manifest import StagedFile
 
 T = TypeVar("T")
 
 _DONE = object()
-
-
-class _Failure:
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 def read_staged(
@@ -42,13 +38,7 @@ def read_staged(
     stop = threading.Event()
 
     def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(out, item, stop)
 
     def read() -> None:
         try:
@@ -61,7 +51,7 @@ def read_staged(
                     if not put(convert(lines, count)):
                         return
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, not swallowed
-            put(_Failure(error))
+            put(Failure(error))
         finally:
             put(_DONE)
 
@@ -76,7 +66,7 @@ def read_staged(
             item = out.get()
             if item is _DONE:
                 running -= 1
-            elif isinstance(item, _Failure):
+            elif isinstance(item, Failure):
                 raise item.error
             else:
                 yield cast(T, item)
