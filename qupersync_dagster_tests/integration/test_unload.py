@@ -23,6 +23,7 @@ from qupersync_dagster.domain.entities import (
     TableRef,
     TableSpec,
 )
+from qupersync_dagster.domain.errors import ConfigError
 from qupersync_dagster_tests.repositories import staging_settings, sync_service
 from qupersync_dagster_tests.tables import day_digest
 
@@ -212,3 +213,22 @@ def test_a_table_with_a_raw_wide_string_is_read_by_cursor_and_says_why(
         cur.execute("SELECT note FROM cost.odd")
         assert cur.fetchone()[0] == "x\ty\n" * 5_000
     assert _staged_keys(local_s3) == []
+
+
+def test_a_bucket_s3_refuses_is_a_configuration_error_that_no_retry_repeats(
+    s3_emulator, pg_server, source_db, target_db, local_s3, cur_days
+):
+    staging = {"unload_bucket": "qs-no-such-bucket"}
+    refused = "S3 refused the UNLOAD to s3://qs-no-such-bucket/"
+    with (
+        _service(s3_emulator, pg_server, source_db, target_db, local_s3, **staging) as service,
+        pytest.raises(ConfigError, match=refused) as failure,
+    ):
+        service.sync(SPEC, START, START + timedelta(days=1))
+    assert not failure.value.retryable
+    with contextlib.closing(pg_server.connect(target_db)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT to_regclass('qupersync.sync_state') IS NULL OR NOT EXISTS"
+            " (SELECT 1 FROM qupersync.sync_state)"
+        )
+        assert cur.fetchone()[0]

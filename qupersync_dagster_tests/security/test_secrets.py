@@ -26,6 +26,7 @@ from qupersync_dagster.infrastructure.postgres.connector import PostgresSettings
 from qupersync_dagster.infrastructure.redshift.connector import RedshiftSettings
 from qupersync_dagster.infrastructure.table_list import load_table_list
 from qupersync_dagster_tests.faults import ledger
+from qupersync_dagster_tests.repositories import staging_settings
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +175,38 @@ def test_reprs_of_resources_settings_and_engine_hide_the_password(pg_server):
     for text in shown:
         assert CANARY not in text, text
     assert postgres_settings.url().password == CANARY  # still there, for the driver
+
+
+@pytest.mark.parametrize("bucket", [None, "qs-no-such-bucket"], ids=["success", "failure"])
+def test_no_aws_secret_in_logs_output_errors_or_the_event_log_of_an_unloaded_day(
+    bucket, canary_env, s3_emulator, local_s3, monkeypatch, capfd, caplog
+):
+    """The secret key of the AWS credential chain, which reads the staged files, stays unseen."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CANARY)  # the local S3 takes any key
+    monkeypatch.setenv("REDSHIFT_PORT", str(s3_emulator.port))
+    for name, value in staging_settings(local_s3).items():
+        monkeypatch.setenv(f"REDSHIFT_{name.upper()}", str(value))
+    if bucket:
+        monkeypatch.setenv("REDSHIFT_UNLOAD_BUCKET", bucket)
+    canary_env.write_text(TABLE_LIST + "    extract: unload\n")
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = _materialise(canary_env, instance)
+
+    assert result.success is (bucket is None)
+    out, err = capfd.readouterr()
+    logged = "\n".join(
+        record.getMessage() + "".join(traceback.format_exception(*record.exc_info))
+        if record.exc_info
+        else record.getMessage()
+        for record in caplog.records
+    )
+    assert "UNLOAD" in logged or bucket
+    for where, text in (
+        ("stdout", out),
+        ("stderr", err),
+        ("log records", logged),
+        ("event log", _event_log(instance, result.run_id)),
+    ):
+        assert CANARY not in text, where

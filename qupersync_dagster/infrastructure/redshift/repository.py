@@ -47,7 +47,7 @@ from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
 from qupersync_dagster.infrastructure.redshift.row_text import RowLayout, unload_refusal
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
 from qupersync_dagster.infrastructure.redshift.unload_text import copy_lines
-from qupersync_dagster.infrastructure.s3.errors import StagingError
+from qupersync_dagster.infrastructure.s3.errors import StagingError, unload_refused
 from qupersync_dagster.infrastructure.s3.parallel_read import read_staged
 from qupersync_dagster.infrastructure.s3.settings import StagedLocation
 from qupersync_dagster.infrastructure.s3.store import StagingStore
@@ -310,9 +310,15 @@ class RedshiftSourceRepository(SourceRepository):
             failure = self._fail(error, read.what)
             if isinstance(failure, QuperSyncError):
                 raise failure from error
+            message = _server_message(error)
+            if unload_refused(message):
+                raise ConfigError(
+                    f"{read.what}: S3 refused the UNLOAD to {location.url} ({message}); check "
+                    "REDSHIFT_UNLOAD_BUCKET and _REGION and what the role may do; nothing was "
+                    "written"
+                ) from error
             raise StagingError(
-                f"{read.what}: UNLOAD to {location.url} failed ({_server_message(error)}); "
-                "nothing was written"
+                f"{read.what}: UNLOAD to {location.url} failed ({message}); nothing was written"
             ) from error
 
     def _slices(

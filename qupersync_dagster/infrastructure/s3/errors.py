@@ -7,6 +7,8 @@ so it is retryable. S3 refusing QuperSync's credentials or naming no such bucket
 
 from __future__ import annotations
 
+import re
+
 from qupersync_dagster.domain.errors import ConfigError, SourceUnavailableError
 
 # S3 error codes no retry can fix: the deployment's credentials, role or bucket are wrong.
@@ -17,6 +19,16 @@ _CONFIGURATION_CODES = {
     "NoSuchBucket",
     "SignatureDoesNotMatch",
 }
+
+
+# How Redshift reports S3 refusing an UNLOAD for good: forbidden (the role), no such bucket or a
+# bucket in another region (``S3ServiceException:<message>,Status 403``).
+_UNLOAD_REFUSED = re.compile(r"S3ServiceException:.*Status (301|403|404)\b")
+
+
+def unload_refused(message: str) -> bool:
+    """Whether the cluster's message says S3 refused the UNLOAD in a way no retry changes."""
+    return bool(_UNLOAD_REFUSED.search(message))
 
 
 class StagingError(SourceUnavailableError):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qupersync_dagster.infrastructure.s3.errors import StagingError
+from qupersync_dagster.infrastructure.s3.errors import StagingError, unload_refused
 from qupersync_dagster.infrastructure.s3.manifest import check_staged, parse_manifest
 from qupersync_dagster.infrastructure.s3.settings import StagedLocation
 
@@ -82,3 +82,21 @@ def test_every_missing_or_resized_file_is_named_before_anything_is_read():
 def test_a_complete_staging_passes():
     manifest = parse_manifest(_manifest(_entry("0000_part_00.gz", 100)), HERE)
     check_staged(manifest, {f"{HERE.key_prefix}0000_part_00.gz": 100}, HERE)
+
+
+@pytest.mark.parametrize(
+    ("message", "refused"),
+    [
+        ("S3ServiceException:Access Denied,Status 403,Error AccessDenied", True),
+        (
+            "S3ServiceException:The specified bucket does not exist,Status 404,Error NoSuchBucket",
+            True,
+        ),
+        ("S3ServiceException:The bucket is in this region: eu-west-1,Status 301", True),
+        ("S3ServiceException:We encountered an internal error,Status 500", False),
+        ("S3ServiceException:Slow Down,Status 503,Error SlowDown", False),
+        ("could not connect to S3", False),
+    ],
+)
+def test_only_what_s3_refuses_for_good_stops_an_unload_from_being_retried(message, refused):
+    assert unload_refused(message) is refused
