@@ -16,7 +16,7 @@ refused with an error saying so rather than ignored.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
@@ -75,7 +75,6 @@ class Unload:
     allow_overwrite: bool = False
     clean_path: bool = False
     max_file_size: int = _MAX_FILE_SIZE
-    options: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def copy_statement(self) -> str:
@@ -118,7 +117,7 @@ def parse(sql: str) -> Unload:
         _option(reader, word, settings, authorization)
     _check(seen, authorization)
     query = _screened(query)
-    return Unload(query=query, bucket=bucket, prefix=prefix, options=frozenset(seen), **settings)  # type: ignore[arg-type]
+    return Unload(query=query, bucket=bucket, prefix=prefix, **settings)  # type: ignore[arg-type]
 
 
 def _option(reader: _Reader, word: str, settings: dict[str, object], auth: list[str]) -> None:
