@@ -127,9 +127,15 @@ def _section(rows: int, results: dict[str, dict], readers: int) -> str:
             f"| {r['bytes_staged'] / 1e6:.1f} | {'yes' if r['md5_equal'] else 'NO'} "
             f"| {r['left_staged']} | {ok} |"
         )
-    lines += ["", _SCALING, END]
+    lines += ["", _HERE, "", _SCALING, END]
     return "\n".join(lines) + "\n"
 
+
+_HERE = """The UNLOAD path's seconds include the emulator's UNLOAD itself: one PostgreSQL
+`COPY … TO STDOUT` for every "slice", compressed and uploaded into moto, on the same two cores as
+the sync and its target (a cluster's slices do that work on their own nodes, in parallel). Its
+peak RSS is the reading client, the bounded queues and boto3's S3 client (about 14 MB on its
+own); it does not grow with the day (the same run at 100,000 rows: 120 MB; cursor 76 MB)."""
 
 _SCALING = """**On a real cluster.** Here one PostgreSQL plays every slice, so the UNLOAD is a
 single `COPY … TO STDOUT` and the figures compare the two read paths on one machine, not the
