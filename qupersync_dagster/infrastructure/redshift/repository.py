@@ -301,6 +301,7 @@ class RedshiftSourceRepository(SourceRepository):
     def _run_unload(
         self, read: WindowRead, select: str, location: StagedLocation, store: StagingStore
     ) -> None:
+        """Run the UNLOAD; its failures are raised unnamed, ``_unload`` names the read."""
         staging = store.staging
         statement = sql.unload(select, location.url, staging.iam_role, staging.region)
         try:
@@ -313,12 +314,12 @@ class RedshiftSourceRepository(SourceRepository):
             message = _server_message(error)
             if unload_refused(message):
                 raise ConfigError(
-                    f"{read.what}: S3 refused the UNLOAD to {location.url} ({message}); check "
+                    f"S3 refused the UNLOAD to {location.url} ({message}); check "
                     "REDSHIFT_UNLOAD_BUCKET and _REGION and what the role may do; nothing was "
                     "written"
                 ) from error
             raise StagingError(
-                f"{read.what}: UNLOAD to {location.url} failed ({message}); nothing was written"
+                f"UNLOAD to {location.url} failed ({message}); nothing was written"
             ) from error
 
     def _slices(
