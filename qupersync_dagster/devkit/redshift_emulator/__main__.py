@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cursor-bytes-cap", type=int, default=None, help="largest cursor result, in bytes"
     )
-    parser.add_argument("--s3-endpoint", help="S3 endpoint URL UNLOAD writes to")
+    parser.add_argument(
+        "--s3-endpoint", help="S3 endpoint URL UNLOAD writes to (without it, UNLOAD fails)"
+    )
     parser.add_argument(
         "--s3-region", default=DEFAULT_REGION, help="the cluster's (and S3 client's) region"
     )
@@ -43,6 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     upstream = ServerAddress(host=args.upstream_host, port=args.upstream_port, user="")
+    s3 = None
+    if args.s3_endpoint:  # never AWS's own endpoints by default
+        s3 = S3Endpoint(
+            endpoint_url=args.s3_endpoint,
+            region=args.s3_region,
+            access_key_id=args.s3_access_key_id,
+            secret_access_key=args.s3_secret_access_key,
+        )
     with RedshiftWireEmulator(
         upstream,
         listen_host=args.listen_host,
@@ -50,12 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         strict=args.strict,
         single_node=not args.multi_node,
         cursor_bytes_cap=args.cursor_bytes_cap,
-        s3=S3Endpoint(
-            endpoint_url=args.s3_endpoint,
-            region=args.s3_region,
-            access_key_id=args.s3_access_key_id,
-            secret_access_key=args.s3_secret_access_key,
-        ),
+        s3=s3,
     ) as emulator:
         print(
             f"Redshift wire emulator listening on {emulator.host}:{emulator.port}, "

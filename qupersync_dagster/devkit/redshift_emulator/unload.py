@@ -78,8 +78,15 @@ class Unload:
 
     @property
     def copy_statement(self) -> str:
-        """What the server runs: the rows as PostgreSQL's text COPY, streamed to the client."""
-        return f"COPY ({self.query}\n) TO STDOUT"
+        """What the server runs: the rows streamed to the client as ``unload_files`` reads them.
+
+        CSV with control characters for separator (U+0001), quote (U+0002) and NULL (U+0003):
+        a value is then written as it is unless it holds one of them or a line break.
+        """
+        return (
+            f"COPY ({self.query}\n) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x01',"
+            " QUOTE E'\\x02', NULL E'\\x03')"
+        )
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -1,12 +1,13 @@
 """The files one UNLOAD writes to S3: each slice's part files, then the manifest.
 
-Rows arrive as PostgreSQL's text COPY lines (tab-separated, ``\\N`` for NULL, backslash escapes)
-and leave as Redshift writes them: fields joined by the delimiter, NULL as the NULL AS string,
-and nothing escaped unless ESCAPE asks for it. With PARALLEL ON rows go round the cluster's
-slices, each slice writing ``<prefix><slice>_part_<nn>``; with PARALLEL OFF one series
-``<prefix><nnn>``; a compression adds its suffix, and a file reaching MAXFILESIZE is closed for
-the next. Every slice writes its file even when it has no rows, as a cluster does. Each file is
-streamed to S3 in multipart parts, so memory stays bounded by a part per open file.
+Rows arrive as the COPY lines of ``Unload.copy_statement`` (CSV separated by U+0001, quoted by
+U+0002, NULL as U+0003, so almost every value arrives as it is) and leave as Redshift writes
+them: fields joined by the delimiter, NULL as the NULL AS string, and nothing escaped unless
+ESCAPE asks for it. With PARALLEL ON rows go round the cluster's slices, each slice writing
+``<prefix><slice>_part_<nn>``; with PARALLEL OFF one series ``<prefix><nnn>``; a compression
+adds its suffix, and a file reaching MAXFILESIZE is closed for the next. Every slice writes its
+file even when it has no rows, as a cluster does. Each file is streamed to S3 in multipart
+parts, so memory stays bounded by a part per open file.
 
 The manifest is written last, listing each file's URL and size (``meta.content_length``), and
 with VERBOSE its row count, the result's columns, the totals and the author. ``UnloadFault``
@@ -32,16 +33,8 @@ from qupersync_dagster.devkit.redshift_emulator.unload import COMPRESSIONS, Unlo
 
 PART_SIZE = 8 * 1024 * 1024  # S3 takes parts of 5 MiB and more, but for the last
 _INTERNAL_ERROR = "XX000"
-# The escapes PostgreSQL's text COPY writes, besides a doubled backslash.
-_PG_ESCAPES = (
-    (b"\\b", b"\b"),
-    (b"\\f", b"\f"),
-    (b"\\n", b"\n"),
-    (b"\\r", b"\r"),
-    (b"\\t", b"\t"),
-    (b"\\v", b"\v"),
-)
-_PG_NULL = b"\\N"
+# How the server's COPY separates, quotes and marks NULL (see ``Unload.copy_statement``).
+_SEPARATOR, _QUOTE, _NULL_MARK = b"\x01", b"\x02", b"\x03"
 NOT_EMPTY_MESSAGE = (
     "Specified unload destination on S3 is not empty. Consider using a different bucket / "
     "prefix, manually removing the target files in S3, or using the ALLOWOVERWRITE option."
@@ -249,9 +242,9 @@ class UnloadFiles:
     def _header_line(self) -> bytes | None:
         if not self._unload.header:
             return None
-        names = [column["name"] for column in self._columns or []]
-        escaped = "\t".join(name.replace("\\", "\\\\") for name in names)
-        return self._convert([escaped.encode() + b"\n"])
+        names = [column["name"].encode() for column in self._columns or []]
+        quoted = (_QUOTE + name.replace(_QUOTE, _QUOTE * 2) + _QUOTE for name in names)
+        return self._convert([_SEPARATOR.join(quoted) + b"\n"])
 
 
 class _Series:
@@ -377,56 +370,62 @@ def _compressor(compression: str | None) -> Any:
 
 
 def text_converter(unload: Unload) -> Callable[[list[bytes]], bytes]:
-    """PostgreSQL's text COPY lines to the text Redshift writes under ``unload``'s options.
+    """The server's COPY lines to the text Redshift writes under ``unload``'s options.
 
-    Without ESCAPE or ADDQUOTES a whole batch is converted at once by byte replacements: the
-    raw tabs are the field separators, and once each escaped backslash (a doubled one, read
-    from the left) is set aside as a NUL byte -- which no PostgreSQL text holds -- every other
-    backslash starts an escape or the NULL marker ``\\N``.
+    A batch without quoting and without NULLs -- every batch of a rendered single column -- is
+    converted whole by one byte replacement; other rows are read field by field.
     """
     delimiter = unload.delimiter.encode()
     null = unload.null_as.encode()
-    if not (unload.escape or unload.addquotes or set(b"\\\0") & set(delimiter + null)):
-
-        def convert_batch(lines: list[bytes]) -> bytes:
-            text = b"".join(lines)
-            if delimiter != b"\t":
-                text = text.replace(b"\t", delimiter)
-            if b"\\" not in text:
-                return text
-            return _unescaped(text, null)
-
-        return convert_batch
-
     special = b"\n\r\\" + delimiter + (b"\"'" if unload.addquotes else b"")
     to_escape = re.compile(b"[" + re.escape(special) + b"]") if unload.escape else None
+    plain = not (unload.escape or unload.addquotes)
 
-    def field(value: bytes) -> bytes:
-        if value == _PG_NULL:
+    def field(value: bytes | None) -> bytes:
+        if value is None:
             value = null
-        else:
-            value = _unescaped(value)
-            if to_escape is not None:
-                value = to_escape.sub(lambda m: b"\\" + m[0], value)
+        elif to_escape is not None:
+            value = to_escape.sub(lambda m: b"\\" + m[0], value)
         return b'"' + value + b'"' if unload.addquotes else value
 
-    def convert_lines(lines: list[bytes]) -> bytes:
-        rows = (line.removesuffix(b"\n").split(b"\t") for line in lines)
+    def convert(lines: list[bytes]) -> bytes:
+        text = b"".join(lines)
+        if plain and _QUOTE not in text and _NULL_MARK not in text:
+            return text.replace(_SEPARATOR, delimiter)
+        rows = map(_fields, lines)
         return b"".join(delimiter.join(map(field, row)) + b"\n" for row in rows)
 
-    return convert_lines
+    return convert
 
 
-def _unescaped(text: bytes, null: bytes | None = None) -> bytes:
-    """PostgreSQL's text COPY escapes undone, and its NULL markers made ``null`` if given."""
-    if b"\\" not in text:
-        return text
-    text = text.replace(b"\\\\", b"\0")
-    if null is not None:
-        text = text.replace(_PG_NULL, null)
-    for escaped, char in _PG_ESCAPES:
-        text = text.replace(escaped, char)
-    return text.replace(b"\0", b"\\")
+def _fields(line: bytes) -> list[bytes | None]:
+    """One COPY line's values: quoted ones unquoted, the unquoted NULL mark as None."""
+    line = line.removesuffix(b"\n")
+    if _QUOTE not in line:
+        return [None if value == _NULL_MARK else value for value in line.split(_SEPARATOR)]
+    values: list[bytes | None] = []
+    at = 0
+    while True:
+        if line.startswith(_QUOTE, at):
+            quoted, at = bytearray(), at + 1
+            while True:
+                close = line.index(_QUOTE, at)
+                quoted += line[at:close]
+                at = close + 1
+                if not line.startswith(_QUOTE, at):
+                    break
+                quoted += _QUOTE  # a doubled quote is one quote
+                at += 1
+            values.append(bytes(quoted))
+        else:
+            end = line.find(_SEPARATOR, at)
+            end = len(line) if end < 0 else end
+            value = line[at:end]
+            values.append(None if value == _NULL_MARK else value)
+            at = end
+        if at >= len(line):
+            return values
+        at += 1  # the separator
 
 
 def describe(conn: Any, query: str) -> list[dict[str, Any]]:

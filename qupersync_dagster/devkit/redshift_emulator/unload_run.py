@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
+import psycopg2
+
 from qupersync_dagster.devkit.redshift_emulator.protocol import (
     command_complete,
     error_response,
@@ -102,6 +104,8 @@ class UnloadRun:
             self._files = await asyncio.to_thread(self._prepared_files)
         except Refusal as refusal:
             self._failure = refusal
+        except psycopg2.Error as error:  # describing the result for VERBOSE or HEADER
+            self._failure = Refusal(str(error).strip(), error.pgcode or "XX000")
 
     def _prepared_files(self) -> UnloadFiles:
         emulator, unload = self._emulator, self._unload

@@ -1,4 +1,4 @@
-"""PostgreSQL's text COPY lines become the text Redshift's UNLOAD writes, for any values."""
+"""The server's COPY lines become the text Redshift's UNLOAD writes, for any values."""
 
 from __future__ import annotations
 
@@ -8,29 +8,31 @@ from hypothesis import strategies as st
 from qupersync_dagster.devkit.redshift_emulator.unload import Unload
 from qupersync_dagster.devkit.redshift_emulator.unload_files import text_converter
 
-# PostgreSQL's text COPY output: these six escapes, a doubled backslash, \N for NULL.
-PG_COPY_ESCAPES = {
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
+# What the server's COPY writes (``Unload.copy_statement``): CSV separated by U+0001, quoted by
+# U+0002 (doubled inside quotes), NULL as U+0003; PostgreSQL quotes a value holding a separator,
+# a quote or a line break, or equal to the NULL mark or to the end-of-data marker.
+SEPARATOR, QUOTE, NULL_MARK = "\x01", "\x02", "\x03"
 
-# Text with what matters drawn often: backslashes, the escaped characters, N, the delimiters.
+# Text with what matters drawn often: the COPY's control characters, line breaks, backslashes,
+# the delimiters and quotes UNLOAD writes.
 VALUES = st.none() | st.text(
-    st.sampled_from(["\\", "N", "t", "|", ",", '"', "'", " ", "é", *PG_COPY_ESCAPES])
+    st.sampled_from([SEPARATOR, QUOTE, NULL_MARK, "\n", "\r", "\\", ".", "|", ",", '"', "'", "é"])
     | st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"),
     max_size=12,
 )
 ROWS = st.lists(st.lists(VALUES, min_size=1, max_size=4), max_size=6)
 
 
+def copy_field(value: str | None) -> str:
+    if value is None:
+        return NULL_MARK
+    if set(value) & {SEPARATOR, QUOTE, "\n", "\r"} or value in (NULL_MARK, "\\."):
+        return QUOTE + value.replace(QUOTE, QUOTE * 2) + QUOTE
+    return value
+
+
 def copy_line(row: list[str | None]) -> bytes:
-    fields = ["\\N" if v is None else "".join(PG_COPY_ESCAPES.get(c, c) for c in v) for v in row]
-    return ("\t".join(fields) + "\n").encode()
+    return (SEPARATOR.join(map(copy_field, row)) + "\n").encode()
 
 
 def convert(rows: list[list[str | None]], **options) -> bytes:
