@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench import click_report
-from bench.click_graphql import RunTimes, click, launch_target
+from bench.click_graphql import RunTimes, click
 from bench.machine import load_average
 from bench.processes import REPO_ROOT
 from qupersync_dagster.demo import stack
@@ -33,6 +33,7 @@ from qupersync_dagster.demo.data import (
     seed,
     write_table_list,
 )
+from qupersync_dagster.demo.graphql import launch_target
 from qupersync_dagster.demo.home import DemoHome
 from qupersync_dagster.devkit import cur_data
 from qupersync_dagster.devkit.embedded import LOOPBACK, ServerAddress, free_port

@@ -11,14 +11,12 @@ stops its children first; whatever is left of that group after a grace period is
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from importlib import resources
@@ -27,6 +25,7 @@ import yaml
 from dagster_shared.ipc import send_ipc_shutdown_message
 
 from qupersync_dagster.demo.data import Databases
+from qupersync_dagster.demo.graphql import GraphQLError, graphql
 from qupersync_dagster.demo.home import DemoHome
 from qupersync_dagster.devkit.embedded import (
     LOOPBACK,
@@ -219,15 +218,9 @@ def wait_for_ui(url: str, process: subprocess.Popen, timeout_s: float) -> list[s
 
 
 def _location_entries(url: str) -> list[dict] | None:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": _LOCATIONS_QUERY}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            document = json.load(response)
-    except (OSError, ValueError):  # not listening yet, or still starting
+        data = graphql(url, _LOCATIONS_QUERY, timeout_s=5)
+    except (OSError, ValueError, GraphQLError):  # not listening yet, or still starting
         return None
-    workspace = (document.get("data") or {}).get("workspaceOrError") or {}
+    workspace = data.get("workspaceOrError") or {}
     return workspace.get("locationEntries")

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import psutil
@@ -23,6 +24,11 @@ from qupersync_dagster.devkit.embedded import server_pid, stop_embedded
 READY_TIMEOUT_S = 360.0
 STOP_TIMEOUT_S = 150.0
 _READY = re.compile(r"\[qupersync\] Dagster UI: (http://\S+)")
+_DAY_COUNT = """
+SELECT count(*) FROM {table}
+WHERE line_item_usage_start_date >= %s AND line_item_usage_start_date < %s::date + 1
+"""
+_LATEST_DAY = "SELECT max(line_item_usage_start_date)::date FROM billing.cur_line_items"
 
 
 def console_script(name: str) -> str:
@@ -55,6 +61,22 @@ class RunningDemo:
         state = DemoState.load(self.home)
         assert state is not None, "the running demo left no state file"
         return state
+
+    def count_day(self, database: str, table: str, day: date) -> int:
+        """Rows of ``table`` whose usage starts on ``day``, counted by PostgreSQL directly."""
+        rows = self.query(database, _DAY_COUNT.format(table=table), (day, day))
+        return rows[0][0]
+
+    def latest_day(self) -> date:
+        """The newest usage day of the line items in the demo's source."""
+        return self.query(self.state().databases.source, _LATEST_DAY)[0][0]
+
+    def query(self, database: str, query: str, parameters: tuple = ()) -> list[tuple]:
+        """Every row ``query`` returns from ``database`` of the demo's PostgreSQL."""
+        connection = self.state().postgres.connect(database)
+        with contextlib.closing(connection), connection.cursor() as cursor:
+            cursor.execute(query, parameters)
+            return cursor.fetchall()
 
     def interrupt(self) -> int:
         """Ctrl-C, as in the terminal; the demo's exit code."""

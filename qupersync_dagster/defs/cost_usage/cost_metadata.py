@@ -1,9 +1,9 @@
 """What a day of the cost summary shows in Dagster: its cost, its lines, its costliest services.
 
 Each summary day's materialisation carries numbers Dagster can plot across partitions (total
-unblended and net cost, line count), so the asset's Plots tab charts daily cost, and a small table
-of the services that cost most that day. Totals are added as exact decimals and shown as floats
-only at the end, for the chart; the table keeps the exact text.
+unblended and net cost, line count) as floats, so the asset's metadata plots chart daily cost, and a
+small table of the services that cost most that day. Totals are added as exact decimals and shown
+as floats only at the end, for the chart; the table keeps the exact text.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It is computed in PostgreSQL from the mirrored line items, so it never reads Redshift, and it is
 rebuilt for a day whenever that day of its upstream table is materialised again. Each day's
-materialisation records that day's cost, so the asset's Plots tab charts cost per day.
+materialisation records that day's cost, so the asset's metadata plots chart cost per day.
 """
 
 import dagster as dg
