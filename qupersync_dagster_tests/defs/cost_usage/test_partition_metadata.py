@@ -141,27 +141,36 @@ def test_each_day_of_a_backfill_records_its_own_rows_counts_and_fingerprint(
         assert (metadata["bytes_staged"], metadata["files_staged"]) == (0, 0)
 
 
-def test_a_day_unloaded_through_s3_records_the_method_and_what_was_staged(
+def _with_threshold(mb: int) -> list[dg.AssetsDefinition]:
+    """The line items (with ``unload_above_mb`` at ``mb``) and their summary."""
+    config = load_table_list()
+    spec = replace(config.table("cur_line_items"), unload_above_mb=mb)
+    defs = build_definitions(replace(config, tables=[spec]))
+    return [defs.resolve_assets_def(name) for name in ("cur_line_items", "cost_usage_summary")]
+
+
+def test_auto_unloads_days_above_the_threshold_reads_smaller_ones_by_cursor_and_says_so(
     assets, pg_server, sync_env, s3_emulator, local_s3, monkeypatch
 ):
-    """``auto`` with a threshold of 0 MB: every day is UNLOADed through the local S3."""
+    """S3 staging on, each day about 0.2 MB: above a 0 MB threshold, within a 1 MB one."""
     monkeypatch.setenv("REDSHIFT_PORT", str(s3_emulator.port))
     for name, value in staging_settings(local_s3).items():
         monkeypatch.setenv(f"REDSHIFT_{name.upper()}", str(value))
-    config = load_table_list()
-    spec = replace(config.table("cur_line_items"), unload_above_mb=0)
-    defs = build_definitions(replace(config, tables=[spec]))
     source = _source_days(pg_server, sync_env["REDSHIFT_DATABASE"])
 
-    unloading = [defs.resolve_assets_def(name) for name in ("cur_line_items", "cost_usage_summary")]
-    by_day = _backfill(unloading, DAYS[0], DAYS[1])
+    unloaded = _backfill(_with_threshold(0), DAYS[0], DAYS[1])["cur_line_items"]
+    by_cursor = _backfill(_with_threshold(1), DAYS[2], DAYS[2])["cur_line_items"][DAYS[2]]
 
     for day in DAYS[:2]:
-        metadata = by_day["cur_line_items"][day]
+        metadata = unloaded[day]
         assert metadata["extract_method"] == "unload"
         assert metadata["extract_reason"].endswith("MB estimated, above 0 MB")
         assert metadata["files_staged"] >= 1 and metadata["bytes_staged"] > 0
         assert metadata["dagster/row_count"] == metadata["rows_inserted"] == source[day].rows
+    assert by_cursor["extract_method"] == "cursor"
+    assert by_cursor["extract_reason"].endswith("MB estimated, within 1 MB")
+    assert (by_cursor["files_staged"], by_cursor["bytes_staged"]) == (0, 0)
+    assert by_cursor["dagster/row_count"] == source[DAYS[2]].rows
     assert local_s3.client().list_objects_v2(Bucket=local_s3.bucket).get("KeyCount") == 0
 
 
