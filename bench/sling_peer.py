@@ -1,9 +1,8 @@
 """The second peer: Sling, a Go binary that streams with COPY, run against the benchmark's servers.
 
 Sling comes as the ``sling-linux-amd64`` wheel (the binary inside a Python package), installed
-into ``bench/.work/sling-venv`` (git-ignored) on first use with the pinned version below and
-reused while the pin is unchanged; the binary runs as a process of its own, with Sling's
-telemetry off and its home in the work directory.
+into ``bench/.work/sling-venv`` (see ``bench/venvs.py``) with the pinned version below; the binary
+runs as a process of its own, with Sling's telemetry off and its home in the work directory.
 
 One replication: ``mode: backfill`` of the benchmark's days on the partition column
 (``update_key``; ``range`` from the first day to the day after the last, both included by Sling,
@@ -24,9 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -35,7 +32,7 @@ from pathlib import Path
 import yaml
 from psycopg2 import sql
 
-from bench import processes
+from bench import processes, venvs
 from bench.checksum import Table
 from qupersync_dagster.devkit.embedded import ServerAddress
 
@@ -56,25 +53,9 @@ class SlingRun:
 def ensure_binary(work_dir: Path, log_path: Path) -> tuple[Path, float]:
     """The Sling binary, installing it if needed; and the seconds the install took."""
     venv = work_dir / "sling-venv"
-    marker = venv / "qupersync-bench-pins.txt"
-    wanted = "\n".join(PINS)
-    found = list(venv.glob(f"lib/python*/site-packages/{_BINARY}"))
-    if found and marker.exists() and marker.read_text() == wanted:
-        return found[0], 0.0
-    started = time.perf_counter()
-    shutil.rmtree(venv, ignore_errors=True)
-    python = venv / "bin" / "python"
-    with log_path.open("a") as log:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=log)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", *PINS],
-            check=True,
-            stdout=log,
-            stderr=log,
-        )
-    marker.write_text(wanted)
+    seconds = venvs.ensure(venv, PINS, log_path)
     [binary] = venv.glob(f"lib/python*/site-packages/{_BINARY}")
-    return binary, time.perf_counter() - started
+    return binary, seconds
 
 
 @dataclass(frozen=True)
