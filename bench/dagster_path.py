@@ -12,9 +12,11 @@ through the Redshift wire emulator, as every QuperSync run does.
 
 After the run its event log is read back from the instance to split the whole process into the
 sync (the per-day ``duration_s`` of the days' materialisations, each day's
-``SyncResult.seconds``, summed) and everything else: start-up (process start to the run's
-``RUN_START``: imports, definitions, the run record), each step (the asset's step, around its
-sync; the checks), the run's own bookkeeping between steps, and the process's exit.
+``SyncResult.seconds``, summed) and everything else: start-up (imports and definitions until
+the run's first event; then to ``RUN_START``), the asset's step around its sync (connections and
+pre-flight until the schema check's result; the rest of the sync call and the reads after it until
+the first materialisation; the materialisations until the step's end), each check's step, the
+run's own bookkeeping between steps, and the process's exit.
 """
 
 from __future__ import annotations
@@ -174,24 +176,51 @@ def _read_run(instance: Instance, began: float, seconds: float, peak_rss_mb: flo
 
 
 def _phases(at: dict, began: float, seconds: float, sync: float) -> dict[str, float]:
+    """The whole process, phase by phase, from the first time each (event, step) was logged."""
     from dagster import DagsterEventType as Type
 
+    first_event = min(at.values())  # the run's record and its planned materialisations
     run_start, run_end = at[(Type.RUN_START, None)], at[(Type.RUN_SUCCESS, None)]
     steps = {
-        key: at.get((Type.STEP_SUCCESS, key), at.get((Type.STEP_FAILURE, key), run_end)) - start
+        key: (start, at.get((Type.STEP_SUCCESS, key), at.get((Type.STEP_FAILURE, key), run_end)))
         for (kind, key), start in at.items()
         if kind is Type.STEP_START
     }
-    phases = {"start-up (process start to RUN_START)": run_start - began}
-    for key, step in sorted(steps.items()):
+    phases = {
+        "start-up: imports, definitions, until the run is recorded": first_event - began,
+        "start-up: run recorded to RUN_START": run_start - first_event,
+    }
+    for key, (start, end) in sorted(steps.items()):
         if key == ASSET:
-            phases["sync (the days' duration_s, summed)"] = sync
-            phases[f"step {key}, around the sync"] = step - sync
+            phases.update(_asset_step(at, start, end, sync))
         else:
-            phases[f"step {key}"] = step
-    phases["run bookkeeping between steps"] = run_end - run_start - sum(steps.values())
+            phases[f"step {key}"] = end - start
+    phases["run bookkeeping between steps"] = (
+        run_end - run_start - sum(end - start for start, end in steps.values())
+    )
     phases["exit (RUN_SUCCESS to process end)"] = began + seconds - run_end
     return phases
+
+
+def _asset_step(at: dict, start: float, end: float, sync: float) -> dict[str, float]:
+    """The asset's step: before its pre-flight check result, the sync, after, its metadata."""
+    from dagster import DagsterEventType as Type
+
+    checked = at.get((Type.ASSET_CHECK_EVALUATION, ASSET))
+    materialized = at.get((Type.ASSET_MATERIALIZATION, ASSET))
+    if checked is None or materialized is None:
+        return {
+            "sync (the days' duration_s, summed)": sync,
+            "asset step, around the sync": end - start - sync,
+        }
+    return {
+        "asset step: connections and pre-flight (to the schema check's result)": checked - start,
+        "sync (the days' duration_s, summed)": sync,
+        "asset step: rest of the sync call, then fingerprints, schema, previews read back": (
+            materialized - checked - sync
+        ),
+        "asset step: the days' materialisations, to the step's end": end - materialized,
+    }
 
 
 def _table_entry(start: date) -> dict:
