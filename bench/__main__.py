@@ -20,7 +20,7 @@ SMOKE_ROWS = 20_000
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="QuperSync throughput and memory benchmark against dlt and the COPY limit.",
+        description="QuperSync throughput and memory against dlt, Sling and the COPY limit.",
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="CUR rows (default 1,000,000)")
     parser.add_argument("--days", type=int, default=30, help="days the rows span (default 30)")
@@ -39,11 +39,18 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="throughput rounds; each contender's fastest counts (default 2; smoke: 1)",
     )
-    parser.add_argument("--skip-peer", action="store_true", help="do not install or run dlt")
+    parser.add_argument(
+        "--peers",
+        type=_peers,
+        help=f"comma-separated peers to run, of {','.join(scenario.PEERS)} (default: all; "
+        "smoke: none); an empty value runs none",
+    )
+    parser.add_argument("--skip-peer", action="store_true", help="run no peer (--peers '')")
+    parser.add_argument("--skip-dagster", action="store_true", help="do not run the Dagster path")
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help=f"CI mode: {SMOKE_ROWS:,} rows, no dlt, no BENCHMARKS.md; fails only on wrong data",
+        help=f"CI mode: {SMOKE_ROWS:,} rows, no peers, no BENCHMARKS.md; fails only on wrong data",
     )
     parser.add_argument("--fetch-size", type=int, help="rows per FETCH (default: QuperSync's)")
     parser.add_argument(
@@ -55,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         "--work-dir", type=Path, default=REPO_ROOT / "bench" / ".work", help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    peers = args.peers if args.peers is not None else () if args.smoke else scenario.PEERS
+    if args.skip_peer:
+        peers = ()
     if args.smoke:
         args.rows = min(args.rows, SMOKE_ROWS)
-        args.skip_peer = True
         args.repeat = 1
     options = scenario.Options(
         rows=args.rows,
@@ -65,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         start=args.start,
         scale=args.scale,
         repeat=max(1, args.repeat),
-        skip_peer=args.skip_peer,
+        peers=peers,
+        dagster=not args.skip_dagster,
         smoke=args.smoke,
         fetch_size=args.fetch_size,
         work_dir=args.work_dir.resolve(),
@@ -80,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         output.write_text(text + (f"\n{kept}" if kept else ""))
         print(f"written to {output}", file=sys.stderr)
     return 1 if results.problems else 0
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    named = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = named - set(scenario.PEERS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peer(s): {', '.join(sorted(unknown))}")
+    return tuple(name for name in scenario.PEERS if name in named)
 
 
 if __name__ == "__main__":

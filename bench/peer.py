@@ -1,20 +1,15 @@
 """dlt, installed into a virtualenv of its own and run against the benchmark's servers.
 
-The peer's dependencies must never constrain QuperSync's, so dlt lives in
-``bench/.work/dlt-venv`` (git-ignored), created on first use with the pinned versions below and
-reused while the pins are unchanged.
+dlt lives in ``bench/.work/dlt-venv`` (see ``bench/venvs.py``), with the pinned versions below.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import processes
+from bench import processes, venvs
 from qupersync_dagster.devkit.embedded import ServerAddress
 
 DLT_VERSION = "1.31.0"
@@ -37,23 +32,7 @@ class PeerResult:
 def ensure_venv(work_dir: Path, log_path: Path) -> tuple[Path, float]:
     """The peer's interpreter, installing it if needed; and the seconds the install took."""
     venv = work_dir / "dlt-venv"
-    python = venv / "bin" / "python"
-    marker = venv / "qupersync-bench-pins.txt"
-    wanted = "\n".join(PINS)
-    if python.exists() and marker.exists() and marker.read_text() == wanted:
-        return python, 0.0
-    started = time.perf_counter()
-    shutil.rmtree(venv, ignore_errors=True)
-    with log_path.open("a") as log:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=log)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", *PINS],
-            check=True,
-            stdout=log,
-            stderr=log,
-        )
-    marker.write_text(wanted)
-    return python, time.perf_counter() - started
+    return venv / "bin" / "python", venvs.ensure(venv, PINS, log_path)
 
 
 def run(

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bench.dagster_path import DagsterRun
 from bench.peer import DLT_VERSION
-from bench.scenario import Results, SyncRun, Timed
+from bench.scenario import Peer, Results, SyncRun, Timed
+from bench.sling_peer import SLING_VERSION
 from qupersync_dagster.devkit.cur_data import CUR_COLUMNS
 
 RSS_LIMIT_MB = 300.0
 SCALED_RSS_TOLERANCE = 0.20
 NOOP_LIMIT_S = 2.0
 RESTATE_FACTOR = 1.2
-PEER_FACTOR = 3.0
-LIMIT_FACTOR = 0.6
+DLT_FACTOR = 3.0
+SLING_FACTOR = 2.0
+LIMIT_FACTOR = 0.85
+DAGSTER_OVERHEAD_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,12 @@ def render(results: Results) -> str:
         f"{options.repeat} round(s) each; the fastest counts (all rounds listed), peak RSS is "
         "the highest of the rounds.",
         "",
-        "| Run | Rows | Seconds | Rows/s | Peak RSS | × dlt | × COPY limit | Rounds (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| Run | Rows | Seconds | Rows/s | Peak RSS | × dlt | × Sling | × COPY limit "
+        "| Rounds (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines += [_run_row(run, results) for run in _runs(results)]
+    lines += _whole_process(results)
     lines += ["", "## Targets", "", "| Target | Goal | Measured | Result |", "|---|---|---|---|"]
     lines += [
         f"| {t.name} | {t.goal} | {t.measured} | "
@@ -68,14 +75,23 @@ def render(results: Results) -> str:
 def targets(results: Results) -> list[Target]:
     initial, noop, scaled = results.initial, results.noop, results.scaled
     found: list[Target] = []
-    rate, peer_rate, limit_rate = _rate(initial), _rate(results.peer), _rate(results.limit)
+    rate, limit_rate = _rate(initial), _rate(results.limit)
     found.append(
         _ratio_target(
-            "Initial sync vs the dlt peer",
-            f"≥ {PEER_FACTOR:g}× dlt's rows/s",
+            "Initial sync vs Sling",
+            f"≥ {SLING_FACTOR:g}× Sling's rows/s, Sling's start-up subtracted",
             rate,
-            peer_rate,
-            PEER_FACTOR,
+            peer_rate(results, "sling"),
+            SLING_FACTOR,
+        )
+    )
+    found.append(
+        _ratio_target(
+            "Initial sync vs dlt",
+            f"≥ {DLT_FACTOR:g}× dlt's rows/s",
+            rate,
+            peer_rate(results, "dlt"),
+            DLT_FACTOR,
         )
     )
     found.append(
@@ -87,6 +103,7 @@ def targets(results: Results) -> list[Target]:
             LIMIT_FACTOR,
         )
     )
+    found += _dagster_targets(results)
     found.append(
         _measured(
             "Peak RSS of the sync process at N",
@@ -183,24 +200,49 @@ def _runs(results: Results) -> list[_Row]:
             full_load=False,
         )
     add(f"QuperSync initial sync at {options.scale}× N", results.scaled, full_load=False)
-    add(f"dlt {DLT_VERSION} (sql_table, pyarrow, merge) ¹", results.peer)
+    dagster = results.dagster
+    if dagster is not None:
+        rows.append(
+            _Row(
+                f"QuperSync via `dagster asset materialize`, {options.days} days in one run, "
+                "whole process ³",
+                dagster.rows,
+                dagster.seconds,
+                dagster.peak_rss_mb,
+                results.dagster_rounds,
+            )
+        )
+    if dlt := results.peers.get("dlt"):
+        add(f"dlt {DLT_VERSION} (sql_table, pyarrow, merge) ¹", dlt.timed)
+    if sling := results.peers.get("sling"):
+        rows.append(
+            _Row(
+                f"Sling {SLING_VERSION} (backfill, merge on the key), whole process minus its "
+                f"{sling.startup_seconds:.2f} s start-up ⁴",
+                sling.timed.rows,
+                sling.working_seconds,
+                sling.timed.peak_rss_mb,
+                sling.timed.rounds,
+            )
+        )
     add("COPY pipe limit (psql → psql, one transaction) ²", results.limit)
     return rows
 
 
 def _run_row(run: _Row, results: Results) -> str:
     rate = _rate(run)
-    peer, limit = _rate(results.peer), _rate(results.limit)
-    if not run.full_load:
-        peer = limit = None
+    references = [peer_rate(results, "dlt"), peer_rate(results, "sling"), _rate(results.limit)]
+    ratios = [
+        f"{rate / reference:.2f}×" if rate and reference and run.full_load else "—"
+        for reference in references
+    ]
     cells = [
         run.label,
         f"{run.rows:,}",
         f"{run.seconds:.2f}",
         f"{rate:,.0f}" if rate else "—",
         f"{run.peak_rss_mb:.0f} MB",
-        f"{rate / peer:.2f}×" if rate and peer else "—",
-        f"{rate / limit:.2f}×" if rate and limit else "—",
+        *ratios,
         ", ".join(f"{s:.1f}" for s in run.rounds) or "—",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -208,29 +250,52 @@ def _run_row(run: _Row, results: Results) -> str:
 
 def _notes(results: Results) -> list[str]:
     notes = []
-    if results.peer:
-        seconds = results.peer_install_seconds
-        install = f"installed in {seconds:.0f} s" if seconds else "reused from an earlier run"
-        exact = {
-            True: "equal to the source",
-            False: "NOT equal to the source (values differ in "
-            + (", ".join(results.peer_differences) or "some rows")
-            + ")",
-            None: "not checked",
-        }
+    if dlt := results.peers.get("dlt"):
         notes.append(
-            f"¹ dlt reads the PostgreSQL database behind the Redshift emulator directly (its "
+            "¹ dlt reads the PostgreSQL database behind the Redshift emulator directly (its "
             "SQLAlchemy Redshift dialect cannot talk to the emulator), which favours dlt: "
             "QuperSync goes through the real redshift-connector driver and the emulator. dlt "
-            f"runs in its own virtualenv ({install}) with its default settings otherwise. Its "
-            f"target, compared value by value: {exact[results.peer_exact]}."
+            f"runs in its own virtualenv ({_install(dlt)}) with its default settings otherwise; "
+            "its seconds are those of `pipeline.run` in a warm process (imports done). Its "
+            f"target, compared value by value: {_exactness(dlt)}."
         )
     else:
-        notes.append("¹ The dlt peer was skipped in this run (--skip-peer or --smoke).")
+        notes.append("¹ dlt was not run (--peers, --skip-peer or --smoke).")
     notes.append(
         "² Both psql processes counted together; no client code touches a row, so no sync "
         "through a client can beat it on these servers."
     )
+    if dagster := results.dagster:
+        notes.append(
+            f"³ `python -m dagster asset materialize -m qupersync_dagster.definitions --select "
+            f"cur_line_items --partition-range FIRST...LAST`, one run of the {results.options.days}"
+            " days on a warm instance (QuperSync's dagster.yaml, storage in PostgreSQL on the same "
+            "server, one run done beforehand), into a fresh target database, read through the "
+            "emulator: wall time of the whole process, start-up, checks and metadata included. "
+            f"Sync {dagster.sync_seconds:.2f} s of it (the days' `duration_s` summed); the split "
+            "is above. Its target equals the source (md5), checked as for every QuperSync sync."
+        )
+    else:
+        notes.append("³ The Dagster path was not run (--skip-dagster).")
+    if sling := results.peers.get("sling"):
+        notes.append(
+            f"⁴ Sling {SLING_VERSION} (the `sling-linux-amd64` wheel, in its own virtualenv, "
+            f"{_install(sling)}): one replication, `mode: backfill` with `range` over the days "
+            "on the partition column (`update_key`) and `primary_key` the CUR key, default "
+            "settings otherwise, into a table "
+            "made beforehand with QuperSync's columns, primary key and indexes; Sling loads a "
+            "temporary table and merges it on the key. Like dlt, it reads the PostgreSQL "
+            "database behind the emulator directly, which favours Sling: its Redshift connector, "
+            "without AWS credentials for UNLOAD to S3, falls back to a cursor that never "
+            "finishes against the emulator. Its fixed start-up, "
+            f"{sling.startup_seconds:.2f} s (fastest of the rounds), is a run of the same "
+            "replication over the two days before the first (no rows: process start, both "
+            "connections, the table's columns, its temporary table); its rows/s is rows over "
+            f"(whole process − start-up), its whole process {sling.timed.seconds:.2f} s. Its "
+            f"target, compared value by value: {_exactness(sling)}."
+        )
+    else:
+        notes.append("⁴ Sling was not run (--peers, --skip-peer or --smoke).")
     notes.append(
         "Every run writes to the same private PostgreSQL server as the source and starts after "
         "a CHECKPOINT. The re-syncs run once the other contenders' tables are dropped and "
@@ -241,12 +306,91 @@ def _notes(results: Results) -> list[str]:
         "database server processes are not counted for anyone."
     )
     notes.append(
-        "QuperSync runs without Dagster imported: the figures are the engine's, exactly the call "
-        "a single-run backfill makes (`SyncService(...).sync(spec, start, end)`)."
+        "The initial sync runs without Dagster imported: the figures are the engine's, exactly "
+        "the call a single-run backfill makes (`SyncService(...).sync(spec, start, end)`), "
+        "timed in a warm process from opening the connections to the last day committed."
     )
     if results.problems:
         notes += [f"PROBLEM: {problem}" for problem in results.problems]
     return notes
+
+
+def peer_rate(results: Results, name: str) -> float | None:
+    """A peer's rows/s: Sling's over its whole process minus its fixed start-up."""
+    peer = results.peers.get(name)
+    if peer is None or not peer.timed.rows or peer.working_seconds <= 0:
+        return None
+    return peer.timed.rows / peer.working_seconds
+
+
+def _whole_process(results: Results) -> list[str]:
+    """The Dagster path against Sling as the user waits for them, and where Dagster's time goes."""
+    dagster, sling = results.dagster, results.peers.get("sling")
+    if dagster is None:
+        return []
+    lines = ["", "### Whole process, as the user waits", ""]
+    lines += ["| Run | Seconds | × Sling's |", "|---|---:|---:|"]
+    sling_s = sling.timed.seconds if sling else None
+    lines.append(
+        f"| QuperSync, `dagster asset materialize` (one run) | {dagster.seconds:.2f} | "
+        + (f"{dagster.seconds / sling_s:.2f}× |" if sling_s else "— |")
+    )
+    if sling_s:
+        lines.append(f"| Sling {SLING_VERSION} (`sling run`) | {sling_s:.2f} | 1.00× |")
+    lines += ["", "Where the Dagster path's fastest round went (from its run's event log):", ""]
+    lines += ["| Phase | Seconds | Share |", "|---|---:|---:|"]
+    lines += [
+        f"| {phase} | {seconds:.2f} | {seconds / dagster.seconds:.0%} |"
+        for phase, seconds in dagster.phases.items()
+    ]
+    lines.append(
+        f"| **everything but the sync** | **{dagster.overhead_seconds:.2f}** | "
+        f"**{dagster.overhead_seconds / dagster.seconds:.0%}** |"
+    )
+    return lines
+
+
+def _dagster_targets(results: Results) -> list[Target]:
+    dagster, sling = results.dagster, results.peers.get("sling")
+    days = results.options.days
+    name = f"Dagster path, whole process, {results.source_rows:,} rows / {days} days"
+    if dagster is None or sling is None:
+        faster = Target(name, "faster than Sling's whole process", "not run", None, timing=True)
+    else:
+        faster = Target(
+            name,
+            "faster than Sling's whole process",
+            f"{dagster.seconds:.2f} s vs {sling.timed.seconds:.2f} s "
+            f"({dagster.seconds / sling.timed.seconds:.2f}×)",
+            dagster.seconds < sling.timed.seconds,
+            timing=True,
+        )
+    overhead = _measured(
+        "Dagster overhead of that backfill beyond the sync itself",
+        f"≤ {DAGSTER_OVERHEAD_S:g} s",
+        dagster,
+        lambda r: (
+            f"{r.overhead_seconds:.2f} s ({r.seconds:.2f} s − sync {r.sync_seconds:.2f} s)",
+            r.overhead_seconds <= DAGSTER_OVERHEAD_S,
+        ),
+        timing=True,
+    )
+    return [faster, overhead]
+
+
+def _install(peer: Peer) -> str:
+    seconds = peer.install_seconds
+    return f"installed in {seconds:.0f} s" if seconds else "reused from an earlier run"
+
+
+def _exactness(peer: Peer) -> str:
+    if peer.exact:
+        return "equal to the source"
+    return (
+        "NOT equal to the source (values differ in "
+        + (", ".join(peer.differences) or "some rows")
+        + ")"
+    )
 
 
 def _ratio_target(
@@ -260,8 +404,8 @@ def _ratio_target(
 def _measured(
     name: str,
     goal: str,
-    run: SyncRun | Timed | None,
-    judge: Callable[[SyncRun | Timed], tuple[str, bool]],
+    run: SyncRun | Timed | DagsterRun | None,
+    judge: Callable[[Any], tuple[str, bool]],
     *,
     timing: bool = False,
 ) -> Target:

@@ -2,9 +2,10 @@
 
 1. Generate the CUR source (N rows over D days) behind the Redshift wire emulator.
 2. Throughput, ``repeat`` rounds; each round runs QuperSync's initial sync of the D days into a
-   fresh target database, then the COPY-pipe limit and the dlt peer into that database. Each
-   contender's fastest round counts, so a burst of load from elsewhere on the machine penalises
-   no one; peak memory is the highest of the rounds.
+   fresh target database, then the COPY-pipe limit and the peers (dlt, Sling) into that
+   database, then the Dagster path (the D days as one ``dagster asset materialize`` run) into a
+   fresh database of its own. Each contender's fastest round counts, so a burst of load from
+   elsewhere on the machine penalises no one; peak memory is the highest of the rounds.
 3. A no-op re-sync of the last round's target (nothing changed at the source), once the other
    contenders' tables are dropped and QuperSync's is vacuumed, as between two daily runs.
 4. ``repeat`` times: restate the last day at the source and re-sync the D days. The restated
@@ -12,9 +13,9 @@
 5. QuperSync's initial sync again at ``scale`` × N rows, to show that memory stays flat.
 
 After every sync the target's digest must equal the source's and every QuperSync partition must
-have the expected outcome; any difference is recorded as a problem and fails the run (the peer's
-differences are reported, not fatal). Each timed run starts from a fresh checkpoint, so no
-contender pays for another's dirty buffers.
+have the expected outcome, on the Dagster path too; any difference is recorded as a problem and
+fails the run (a peer's differences are reported, not fatal). Each timed run starts from a fresh
+checkpoint, so no contender pays for another's dirty buffers.
 """
 
 from __future__ import annotations
@@ -29,8 +30,18 @@ from pathlib import Path
 
 from psycopg2 import sql
 
-from bench import checksum, copy_limit, cur_source, machine, peer, processes
+from bench import (
+    checksum,
+    copy_limit,
+    cur_source,
+    dagster_path,
+    machine,
+    peer,
+    processes,
+    sling_peer,
+)
 from bench.checksum import Digest, Table
+from bench.dagster_path import DagsterRun
 from bench.qupersync_child import PRIMARY_KEY, TARGET
 from bench.servers import Servers, running_servers
 
@@ -39,6 +50,9 @@ SCALED_SOURCE_DB = "bench_source_scaled"
 SCALED_TARGET_DB = "bench_target_scaled"
 LIMIT_SCHEMA = "copy_limit"
 PEER_DATASET = "dlt_cur"
+SLING_SCHEMA = "sling_cur"
+DAGSTER_TARGET_DB = "bench_dagster_target"
+PEERS = ("dlt", "sling")
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,8 @@ class Options:
     start: date
     scale: int  # the memory run syncs scale × rows; below 2: no memory run
     repeat: int  # throughput rounds; each contender's fastest counts
-    skip_peer: bool
+    peers: tuple[str, ...]  # of PEERS, in that order
+    dagster: bool  # run the Dagster path
     smoke: bool
     fetch_size: int | None
     work_dir: Path
@@ -89,6 +104,22 @@ class Timed:
 
 
 @dataclass
+class Peer:
+    """A peer's throughput, and how exact its copy was."""
+
+    timed: Timed
+    exact: bool
+    differences: list[str]  # columns whose values differ from the source's
+    install_seconds: float  # 0: reused from an earlier run
+    startup_seconds: float = 0.0  # fixed cost of its process, fastest of the rounds (Sling)
+
+    @property
+    def working_seconds(self) -> float:
+        """Its seconds with the fixed start-up subtracted."""
+        return self.timed.seconds - self.startup_seconds
+
+
+@dataclass
 class Results:
     options: Options
     machine: dict[str, str] = field(default_factory=dict)
@@ -96,10 +127,9 @@ class Results:
     source_rows: int = 0
     initial: Timed | None = None
     limit: Timed | None = None
-    peer: Timed | None = None
-    peer_exact: bool | None = None
-    peer_differences: list[str] = field(default_factory=list)  # columns the peer changed
-    peer_install_seconds: float = 0.0
+    peers: dict[str, Peer] = field(default_factory=dict)  # name (of PEERS) -> figures
+    dagster: DagsterRun | None = None  # the fastest round of the Dagster path
+    dagster_rounds: tuple[float, ...] = ()
     initial_rounds: list[SyncRun] = field(default_factory=list)
     noop: SyncRun | None = None
     restated_day: date | None = None
@@ -171,13 +201,9 @@ class _Benchmark:
     def _throughput(self, source_digest: Digest) -> str:
         """Every contender's rounds; returns the target database of the last QuperSync round."""
         options, results = self.options, self.results
-        python = None
-        if not options.skip_peer:
-            _say(f"dlt {peer.DLT_VERSION}: preparing its virtualenv")
-            python, results.peer_install_seconds = peer.ensure_venv(
-                options.work_dir, self.logs / "dlt.log"
-            )
-        initial, limit, peers, peer_exact = [], [], [], []
+        peers = _Peers(self, source_digest)
+        instance = self._dagster_instance() if options.dagster else None
+        initial, limit, dagster_runs = [], [], []
         target_db = ""
         for round_ in range(1, options.repeat + 1):
             if target_db:
@@ -199,36 +225,64 @@ class _Benchmark:
             limit.append(copy_limit.pipe(self.server, self.source, limit_table, names))
             self._verify_copy("COPY pipe", limit_table, source_digest)
 
-            if python is not None:
-                _say(f"round {round_}: dlt {peer.DLT_VERSION}")
-                self._checkpoint()
-                peers.append(
-                    peer.run(
-                        python,
-                        self.server,
-                        source_db=SOURCE_DB,
-                        source_schema=cur_source.SCHEMA,
-                        table=cur_source.TABLE,
-                        target_db=target_db,
-                        dataset=PEER_DATASET,
-                        primary_key=PRIMARY_KEY,
-                        work_dir=options.work_dir,
-                        log_path=self.logs / "dlt.log",
-                    )
-                )
-                peer_table = Table(target_db, PEER_DATASET, cur_source.TABLE)
-                exact = self._digest(peer_table, lenient=True) == source_digest
-                if not exact and not results.peer_differences:
-                    results.peer_differences = checksum.differing_columns(
-                        self.server, self.source, peer_table, self.columns, lenient=True
-                    )
-                peer_exact.append(exact)
+            peers.run_round(round_, target)
+            if instance is not None:
+                dagster_runs.append(self._dagster_round(round_, instance, source_digest))
         results.initial = Timed.of(initial)
         results.limit = Timed.of(limit)
-        results.peer = Timed.of(peers) if peers else None
-        results.peer_exact = all(peer_exact) if peer_exact else None
+        results.peers = peers.figures()
+        if dagster_runs:
+            results.dagster = min(dagster_runs, key=lambda r: r.seconds)
+            results.dagster_rounds = tuple(r.seconds for r in dagster_runs)
         results.initial_rounds = initial
         return target_db
+
+    def _dagster_instance(self) -> dagster_path.Instance:
+        options = self.options
+        _say("Dagster path: preparing a warm instance (one run of one day)")
+        instance = dagster_path.prepare(
+            options.work_dir,
+            self.server,
+            emulator=(self.servers.emulator_host, self.servers.emulator_port),
+            source_db=SOURCE_DB,
+            start=options.start,
+            fetch_size=options.fetch_size,
+        )
+        dagster_path.warm_up(instance, self.server, day=options.start, log_path=self._dagster_log)
+        return instance
+
+    def _dagster_round(
+        self, round_: int, instance: dagster_path.Instance, source_digest: Digest
+    ) -> DagsterRun:
+        _say(f"round {round_}: Dagster path (dagster asset materialize, one run)")
+        self.server.create_database(DAGSTER_TARGET_DB, replace=True)
+        self._checkpoint()
+        run = dagster_path.materialize(
+            instance,
+            target_db=DAGSTER_TARGET_DB,
+            first=self.days[0],
+            last=self.days[-1],
+            log_path=self._dagster_log,
+        )
+        _say(
+            f"  {run.rows:,} rows in {run.seconds:.2f} s (sync {run.sync_seconds:.2f} s), "
+            f"peak RSS {run.peak_rss_mb:.0f} MB"
+        )
+        self.results.syncs_checked += 1
+        expected = {day.isoformat(): "synced" for day in self.days}
+        if run.outcomes != expected:
+            self.results.problems.append(
+                f"Dagster path: {len(run.outcomes)} days materialised, outcomes "
+                f"{sorted(set(run.outcomes.values()))}, expected {len(expected)} days synced"
+            )
+        target = Table(DAGSTER_TARGET_DB, TARGET.schema, TARGET.name)
+        self._verify_copy("Dagster path", target, source_digest)
+        self.server.drop_database(DAGSTER_TARGET_DB)
+        return run
+
+    @property
+    def _dagster_log(self) -> Path:
+        return self.logs / "dagster.log"
 
     def _settle(self, target: Table) -> None:
         """Leave the target as autovacuum leaves it between daily runs: the other contenders'
@@ -236,7 +290,12 @@ class _Benchmark:
         with contextlib.closing(self.server.connect(target.database)) as conn:
             conn.autocommit = True
             with conn.cursor() as cursor:
-                for schema in (LIMIT_SCHEMA, PEER_DATASET, f"{PEER_DATASET}_staging"):
+                for schema in (
+                    LIMIT_SCHEMA,
+                    PEER_DATASET,
+                    f"{PEER_DATASET}_staging",
+                    SLING_SCHEMA,
+                ):
                     cursor.execute(
                         sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
                     )
@@ -312,6 +371,101 @@ class _Benchmark:
             conn.autocommit = True
             with conn.cursor() as cursor:
                 cursor.execute("CHECKPOINT")
+
+
+class _Peers:
+    """The peers of ``Options.peers``: installed once, run each round into the round's target."""
+
+    def __init__(self, benchmark: _Benchmark, source_digest: Digest):
+        self.benchmark = benchmark
+        self.source_digest = source_digest
+        options, logs = benchmark.options, benchmark.logs
+        self.dlt_python: Path | None = None
+        self.sling_binary: Path | None = None
+        self.install: dict[str, float] = {}
+        self.runs: dict[str, list] = {name: [] for name in options.peers}
+        self.exact: dict[str, list[bool]] = {name: [] for name in options.peers}
+        self.differences: dict[str, list[str]] = {name: [] for name in options.peers}
+        self.startups: list[float] = []
+        if "dlt" in options.peers:
+            _say(f"dlt {peer.DLT_VERSION}: preparing its virtualenv")
+            self.dlt_python, self.install["dlt"] = peer.ensure_venv(
+                options.work_dir, logs / "dlt.log"
+            )
+        if "sling" in options.peers:
+            _say(f"Sling {sling_peer.SLING_VERSION}: preparing its virtualenv")
+            self.sling_binary, self.install["sling"] = sling_peer.ensure_binary(
+                options.work_dir, logs / "sling.log"
+            )
+
+    def run_round(self, round_: int, target: Table) -> None:
+        bench, options = self.benchmark, self.benchmark.options
+        if self.dlt_python is not None:
+            _say(f"round {round_}: dlt {peer.DLT_VERSION}")
+            bench._checkpoint()
+            self.runs["dlt"].append(
+                peer.run(
+                    self.dlt_python,
+                    bench.server,
+                    source_db=SOURCE_DB,
+                    source_schema=cur_source.SCHEMA,
+                    table=cur_source.TABLE,
+                    target_db=target.database,
+                    dataset=PEER_DATASET,
+                    primary_key=PRIMARY_KEY,
+                    work_dir=options.work_dir,
+                    log_path=bench.logs / "dlt.log",
+                )
+            )
+            self._check("dlt", Table(target.database, PEER_DATASET, cur_source.TABLE))
+        if self.sling_binary is not None:
+            _say(f"round {round_}: Sling {sling_peer.SLING_VERSION}")
+            sling_table = Table(target.database, SLING_SCHEMA, TARGET.name)
+            copy_limit.prepare_target(bench.server, target, sling_table)
+            replication = sling_peer.Replication(
+                bench.source, sling_table, cur_source.PARTITION_COLUMN, PRIMARY_KEY
+            )
+            paths = {"work_dir": options.work_dir, "log_path": bench.logs / "sling.log"}
+            first, end = bench.days[0], bench.days[-1] + timedelta(days=1)
+            bench._checkpoint()
+            startup = sling_peer.startup(
+                self.sling_binary, bench.server, replication, first=first, **paths
+            )
+            if startup.rows:
+                raise RuntimeError("Sling's start-up run over no days moved rows")
+            self.startups.append(startup.seconds)
+            bench._checkpoint()
+            run = sling_peer.run(
+                self.sling_binary, bench.server, replication, first=first, end=end, **paths
+            )
+            _say(
+                f"  {run.rows:,} rows in {run.seconds:.2f} s (start-up {startup.seconds:.2f} s), "
+                f"peak RSS {run.peak_rss_mb:.0f} MB"
+            )
+            self.runs["sling"].append(run)
+            self._check("sling", sling_table)
+
+    def _check(self, name: str, table: Table) -> None:
+        bench = self.benchmark
+        exact = bench._digest(table, lenient=True) == self.source_digest
+        if not exact and not self.differences[name]:
+            self.differences[name] = checksum.differing_columns(
+                bench.server, bench.source, table, bench.columns, lenient=True
+            )
+        self.exact[name].append(exact)
+
+    def figures(self) -> dict[str, Peer]:
+        return {
+            name: Peer(
+                Timed.of(runs),
+                all(self.exact[name]),
+                self.differences[name],
+                self.install.get(name, 0.0),
+                min(self.startups) if name == "sling" else 0.0,
+            )
+            for name, runs in self.runs.items()
+            if runs
+        }
 
 
 def _say(message: str) -> None:
