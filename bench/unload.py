@@ -154,14 +154,17 @@ the slice count, add nothing. Memory stays flat with the day's size on both path
 number of readers moves it."""
 
 
-def _write(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else ""
+def region(text: str) -> str:
+    """The marked UNLOAD region of a BENCHMARKS.md text, or an empty string."""
     start, end = text.find(START), text.find(END)
-    if 0 <= start < end:
-        text = text[:start] + section + text[end + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    return text[start : end + len(END)] + "\n" if 0 <= start < end else ""
+
+
+def _write(path: Path, section: str) -> None:
+    """Put ``section`` into ``path``: in place of its UNLOAD region, else at its end."""
+    text = path.read_text() if path.exists() else ""
+    old = region(text)
+    path.write_text(text.replace(old, section) if old else text.rstrip("\n") + "\n\n" + section)
 
 
 def main() -> None:
