@@ -11,7 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bench import click_report, report, scenario
+from bench import click_report, report, scenario, sections, unload
 from bench.processes import REPO_ROOT
 
 SMOKE_ROWS = 20_000
@@ -85,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     output = args.output or (None if args.smoke else REPO_ROOT / "BENCHMARKS.md")
     if output is not None:
-        # The click benchmark's figures (python -m bench.click) stay where they are.
-        kept = click_report.region(output.read_text()) if output.exists() else ""
-        output.write_text(text + (f"\n{kept}" if kept else ""))
+        # The click and UNLOAD benchmarks' figures (python -m bench.click, bench.unload) stay.
+        old = output.read_text() if output.exists() else ""
+        markers = [(click_report.START, click_report.END), (unload.START, unload.END)]
+        output.write_text(sections.carry_over(text, old, markers))
         print(f"written to {output}", file=sys.stderr)
     return 1 if results.problems else 0
 

@@ -11,6 +11,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import sections
+
 START = "<!-- click-benchmark -->"
 END = "<!-- /click-benchmark -->"
 _HEADER = """## Click to done (the demo's Materialize, through the webserver's GraphQL API)
@@ -57,8 +59,7 @@ def section(summary: dict, rows: int, label: str, load_before: str, load_after: 
 
 def region(text: str) -> str:
     """The marked click region of a BENCHMARKS.md text, or an empty string."""
-    start, end = text.find(START), text.find(END)
-    return text[start : end + len(END)] + "\n" if 0 <= start < end else ""
+    return sections.region(text, START, END)
 
 
 def write(path: Path, label: str, block: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bench import checksum, cur_source
+from bench import checksum, cur_source, sections
 from bench.processes import REPO_ROOT, run_json
 from bench.qupersync_child import PRIMARY_KEY, TARGET
 from bench.servers import running_servers
@@ -156,8 +156,7 @@ number of readers moves it."""
 
 def region(text: str) -> str:
     """The marked UNLOAD region of a BENCHMARKS.md text, or an empty string."""
-    start, end = text.find(START), text.find(END)
-    return text[start : end + len(END)] + "\n" if 0 <= start < end else ""
+    return sections.region(text, START, END)
 
 
 def _write(path: Path, section: str) -> None:
