@@ -3,21 +3,23 @@
 Extract streams a day from the source in bounded batches; transform renders rows into the COPY
 text encoding both repositories share (pushed into the source query where possible); load applies
 them to the target and records the sync state in the same transaction. A day whose source
-fingerprint equals the stored one is skipped, so re-running a range is cheap and idempotent.
+fingerprint equals the stored one is skipped, so re-running a range is cheap and idempotent. The
+next day's read starts once the source is done with the current one (``read_ahead``), while the
+target still copies and commits; each day is still its own transaction.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from qupersync_dagster.domain.entities import (
     LoadCounts,
     PartitionOutcome,
     PartitionWindow,
-    RowBatch,
     SourceFingerprint,
     SyncMode,
     SyncResult,
@@ -27,27 +29,13 @@ from qupersync_dagster.domain.entities import (
     WindowRead,
 )
 from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
-from qupersync_dagster.domain.services.pipeline import prefetch
+from qupersync_dagster.domain.services.read_ahead import ReadAhead
 from qupersync_dagster.domain.services.schema_validation import SchemaPlan, preflight
 from qupersync_dagster.domain.services.watermark import (
     changed_since,
     fingerprint_for,
     is_unchanged,
 )
-
-
-class _Counted:
-    """Counts the rows of the batches flowing through it."""
-
-    def __init__(self, batches: Generator[RowBatch, None, None]):
-        self._batches = batches
-        self.rows = 0
-
-    def __iter__(self) -> Generator[RowBatch, None, None]:
-        with closing(self._batches):
-            for batch in self._batches:
-                self.rows += batch.rows
-                yield batch
 
 
 def _add(a: LoadCounts, b: LoadCounts) -> LoadCounts:
@@ -109,40 +97,52 @@ class SyncService:
         found = self.source.fingerprints(spec, schema, start, end)
         stored = self.target.stored_states(spec.name)
         signature = schema.signature()
+        days = [
+            (PartitionWindow.day(day), fingerprint_for(found.get(day), signature))
+            for day in PartitionWindow(start, end).days()
+        ]
+        planned = [
+            self._read(spec, schema, window, stored.get(window.key), fingerprint, force)
+            for window, fingerprint in days
+            if force or not is_unchanged(stored.get(window.key), fingerprint)
+        ]
+        reads = ReadAhead(self.source.stream, self.prefetch_depth, planned)
         results = []
-        for day in PartitionWindow(start, end).days():
-            window = PartitionWindow.day(day)
-            fingerprint = fingerprint_for(found.get(day), signature)
-            if not force and is_unchanged(stored.get(window.key), fingerprint):
-                result = SyncResult(
-                    spec.name,
-                    window.key,
-                    PartitionOutcome.UNCHANGED,
-                    fingerprint=fingerprint,
-                    watermark=stored[window.key].watermark,
-                )
-            else:
-                result = self._sync_partition(spec, schema, window, fingerprint, force)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+        try:
+            for window, fingerprint in days:
+                if not force and is_unchanged(stored.get(window.key), fingerprint):
+                    result = SyncResult(
+                        spec.name,
+                        window.key,
+                        PartitionOutcome.UNCHANGED,
+                        fingerprint=fingerprint,
+                        watermark=stored[window.key].watermark,
+                    )
+                else:
+                    result = self._sync_partition(reads, spec, schema, window, fingerprint, force)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        finally:
+            reads.close()
         return results
 
-    def _stream(
-        self,
+    @staticmethod
+    def _read(
         spec: TableSpec,
         schema: TableSchema,
         window: PartitionWindow,
-        since: str | None,
+        stored: SyncWatermark | None,
         fingerprint: SourceFingerprint,
-    ) -> _Counted:
-        batches = self.source.stream(
-            WindowRead(spec, schema, window, since, expected_rows=fingerprint.row_count)
-        )
-        return _Counted(prefetch(batches, self.prefetch_depth))
+        force: bool,
+    ) -> WindowRead:
+        """The read a partition needs, given its stored state: incremental where it can be."""
+        since = None if force else changed_since(spec, stored, fingerprint)
+        return WindowRead(spec, schema, window, since, expected_rows=fingerprint.row_count)
 
     def _sync_partition(
         self,
+        reads: ReadAhead,
         spec: TableSpec,
         schema: TableSchema,
         window: PartitionWindow,
@@ -154,6 +154,7 @@ class SyncService:
             stored = load.stored_state()
             if not force and is_unchanged(stored, fingerprint):
                 # Another run synced this partition while we waited for its lock.
+                reads.close()
                 return SyncResult(
                     spec.name,
                     window.key,
@@ -162,10 +163,8 @@ class SyncService:
                     watermark=stored.watermark,
                     waited_for_lock=load.waited_for_lock,
                 )
-            since = None if force else changed_since(spec, stored, fingerprint)
-            extracted, counts, full_window = self._load(
-                load, spec, schema, window, since, fingerprint
-            )
+            read = self._read(spec, schema, window, stored, fingerprint, force)
+            extracted, counts, full_window = self._load(reads, load, read)
             load.commit(
                 SyncWatermark(
                     table=spec.name,
@@ -193,28 +192,22 @@ class SyncService:
         )
 
     def _load(
-        self,
-        load: PartitionLoad,
-        spec: TableSpec,
-        schema: TableSchema,
-        window: PartitionWindow,
-        since: str | None,
-        fingerprint: SourceFingerprint,
+        self, reads: ReadAhead, load: PartitionLoad, read: WindowRead
     ) -> tuple[int, LoadCounts, bool]:
         """Apply the partition's rows; returns (rows extracted, counts, read the whole window)."""
-        stream = self._stream(spec, schema, window, since, fingerprint)
+        stream = reads.open(read)
         with closing(iter(stream)) as batches:
-            if spec.mode is SyncMode.REPLACE:
+            if read.spec.mode is SyncMode.REPLACE:
                 counts = load.replace(batches)
                 return stream.rows, counts, True
-            counts = load.upsert(batches, full_window=since is None)
-        if since is None:
+            counts = load.upsert(batches, full_window=read.changed_since is None)
+        if read.changed_since is None:
             return stream.rows, counts, True
         # Incremental reads cannot see rows deleted at the source; a count that disagrees with
         # the fingerprint means some were, so reconcile the whole window in this transaction.
-        if load.count_rows() == fingerprint.row_count:
+        if load.count_rows() == read.expected_rows:
             return stream.rows, counts, False
-        full = self._stream(spec, schema, window, None, fingerprint)
+        full = reads.open(replace(read, changed_since=None))
         with closing(iter(full)) as batches:
             counts = _add(counts, load.upsert(batches, full_window=True))
         return stream.rows + full.rows, counts, True
