@@ -147,3 +147,30 @@ def test_closing_releases_the_read_started_ahead_and_its_worker():
 
     assert _read(1) in source.closed
     assert _workers_alive() == 0
+
+
+def test_ending_the_run_closes_a_read_never_consumed_and_starts_no_read_after_it():
+    source = Source()
+    reads = ReadAhead(source.stream, 4, [_read(0), _read(1)])
+    reads.open(_read(0))  # the target failed before it took a batch
+
+    reads.close()
+
+    assert _read(0) in source.closed
+    assert _workers_alive() == 0
+    assert source.opened == [_read(0)]
+
+
+def test_dropping_the_read_ahead_closes_it_and_later_reads_still_start_ahead():
+    source = Source()
+    reads = ReadAhead(source.stream, 4, [_read(0), _read(1), _read(2)])
+    list(reads.open(_read(0)))
+    _wait_until(lambda: _read(1) in source.opened)
+
+    reads.drop_ahead()  # day 1 turned out synced by another run
+    assert _read(1) in source.closed
+    list(reads.open(_read(2)))  # read afresh, being no read ahead
+
+    assert source.opened == [_read(0), _read(1), _read(2)]
+    reads.close()
+    assert _workers_alive() == 0

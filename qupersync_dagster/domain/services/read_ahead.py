@@ -63,6 +63,7 @@ class ReadAhead:
         self._lock = threading.Lock()
         self._active: _Started | None = None
         self._ahead: _Started | None = None
+        self._closed = False
 
     def open(self, read: WindowRead) -> Counted:
         """``read``'s rows: the read started ahead if it is this very read, else a new one."""
@@ -78,12 +79,21 @@ class ReadAhead:
             unwanted.stream.close()  # outside the lock: its worker may be waiting for it
         return started.stream
 
-    def close(self) -> None:
-        """Close the read started ahead, if any: no partition of this run will take it."""
+    def drop_ahead(self) -> None:
+        """Close the read started ahead, if any: the partition it was for needs none."""
         with self._lock:
-            ahead, self._ahead, self._active = self._ahead, None, None
+            ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.stream.close()
+
+    def close(self) -> None:
+        """End the run's reads: every one still under way is closed, and none starts after."""
+        with self._lock:
+            self._closed = True
+            reads = [r for r in (self._active, self._ahead) if r is not None]
+            self._active = self._ahead = None
+        for read in reads:
+            read.stream.close()
 
     def _start(self, read: WindowRead) -> _Started:
         started = _Started(read)
@@ -106,5 +116,5 @@ class ReadAhead:
     def _start_following(self, started: _Started) -> None:
         """Start the read planned after ``started`` (lock held)."""
         following = self._following.get(started.read.window.key)
-        if following is not None and self._ahead is None:
+        if following is not None and self._ahead is None and not self._closed:
             self._ahead = self._start(following)

@@ -154,7 +154,7 @@ class SyncService:
             stored = load.stored_state()
             if not force and is_unchanged(stored, fingerprint):
                 # Another run synced this partition while we waited for its lock.
-                reads.close()
+                reads.drop_ahead()
                 return SyncResult(
                     spec.name,
                     window.key,
@@ -195,19 +195,18 @@ class SyncService:
         self, reads: ReadAhead, load: PartitionLoad, read: WindowRead
     ) -> tuple[int, LoadCounts, bool]:
         """Apply the partition's rows; returns (rows extracted, counts, read the whole window)."""
-        stream = reads.open(read)
-        with closing(iter(stream)) as batches:
+        # Closed however the load ends, even before it took a batch, so its worker stops.
+        with closing(reads.open(read)) as stream:
             if read.spec.mode is SyncMode.REPLACE:
-                counts = load.replace(batches)
+                counts = load.replace(iter(stream))
                 return stream.rows, counts, True
-            counts = load.upsert(batches, full_window=read.changed_since is None)
+            counts = load.upsert(iter(stream), full_window=read.changed_since is None)
         if read.changed_since is None:
             return stream.rows, counts, True
         # Incremental reads cannot see rows deleted at the source; a count that disagrees with
         # the fingerprint means some were, so reconcile the whole window in this transaction.
         if load.count_rows() == read.expected_rows:
             return stream.rows, counts, False
-        full = reads.open(replace(read, changed_since=None))
-        with closing(iter(full)) as batches:
-            counts = _add(counts, load.upsert(batches, full_window=True))
+        with closing(reads.open(replace(read, changed_since=None))) as full:
+            counts = _add(counts, load.upsert(iter(full), full_window=True))
         return stream.rows + full.rows, counts, True
