@@ -7,8 +7,6 @@ read it asked for, and that every read nobody takes is closed.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
@@ -25,9 +23,8 @@ from qupersync_dagster.domain.entities import (
     WindowRead,
 )
 from qupersync_dagster.domain.services.read_ahead import ReadAhead
+from qupersync_dagster_tests.domain.workers import wait_until, workers_alive
 
-WORKER = "qupersync-extract"
-PATIENCE_S = 10.0
 START = date(2026, 3, 1)
 SCHEMA = TableSchema((Column("id", ColumnType(TypeKind.INTEGER)),))
 SPEC = TableSpec(
@@ -69,37 +66,25 @@ def _keys(batches) -> list[str]:
     return [batch.data.decode().split()[0] for batch in batches]
 
 
-def _wait_until(condition) -> None:
-    """Wait for a worker to make progress (a liveness bound, not a timing assertion)."""
-    deadline = time.monotonic() + PATIENCE_S
-    while not condition():
-        assert time.monotonic() < deadline, "the worker made no progress"
-        time.sleep(0.001)
-
-
-def _workers_alive() -> int:
-    return sum(1 for t in threading.enumerate() if t.name == WORKER and t.is_alive())
-
-
 def test_the_next_planned_read_starts_once_the_current_one_has_left_the_source():
     source = Source()
     reads = ReadAhead(source.stream, 4, [_read(0), _read(1)])
 
     assert _keys(reads.open(_read(0))) == ["2026-03-01", "2026-03-01"]
-    _wait_until(lambda: _read(1) in source.drained)
+    wait_until(lambda: _read(1) in source.drained)
 
     assert source.opened == [_read(0), _read(1)]
     assert _keys(reads.open(_read(1))) == ["2026-03-02", "2026-03-02"]
     assert source.opened == [_read(0), _read(1)]  # taken, not read again
     reads.close()
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 def test_a_partition_that_decides_on_another_read_gets_it_and_the_read_ahead_is_closed():
     source = Source()
     reads = ReadAhead(source.stream, 4, [_read(0), _read(1)])
     list(reads.open(_read(0)))
-    _wait_until(lambda: _read(1) in source.opened)
+    wait_until(lambda: _read(1) in source.opened)
 
     incremental = _read(1, since="2026-03-10 00:00:00")
     assert _keys(reads.open(incremental)) == ["2026-03-02", "2026-03-02"]
@@ -107,7 +92,7 @@ def test_a_partition_that_decides_on_another_read_gets_it_and_the_read_ahead_is_
     assert source.opened == [_read(0), _read(1), incremental]
     assert _read(1) in source.closed
     reads.close()
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 def test_an_incremental_read_starts_nothing_ahead_as_the_whole_day_may_follow_it():
@@ -119,7 +104,7 @@ def test_an_incremental_read_starts_nothing_ahead_as_the_whole_day_may_follow_it
 
     assert source.opened == [incremental]
     list(reads.open(replace(incremental, changed_since=None)))  # the whole day, last read
-    _wait_until(lambda: _read(1) in source.opened)
+    wait_until(lambda: _read(1) in source.opened)
     reads.close()
 
 
@@ -127,26 +112,26 @@ def test_at_most_one_read_runs_ahead_of_the_partition_being_written():
     source = Source()
     reads = ReadAhead(source.stream, 4, [_read(0), _read(1), _read(2)])
     list(reads.open(_read(0)))
-    _wait_until(lambda: _read(1) in source.drained and _workers_alive() == 0)
+    wait_until(lambda: _read(1) in source.drained and workers_alive() == 0)
 
     assert source.opened == [_read(0), _read(1)]  # day 1 has left the source; day 2 waits
     stream = reads.open(_read(1))
     assert source.opened == [_read(0), _read(1), _read(2)]  # started as day 1 was taken
     assert _keys(stream) == ["2026-03-02", "2026-03-02"]
     reads.close()
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 def test_closing_releases_the_read_started_ahead_and_its_worker():
     source = Source()
     reads = ReadAhead(source.stream, 1, [_read(0), _read(1)])
     list(reads.open(_read(0)))
-    _wait_until(lambda: _read(1) in source.opened)
+    wait_until(lambda: _read(1) in source.opened)
 
     reads.close()
 
     assert _read(1) in source.closed
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 def test_ending_the_run_closes_a_read_never_consumed_and_starts_no_read_after_it():
@@ -157,7 +142,7 @@ def test_ending_the_run_closes_a_read_never_consumed_and_starts_no_read_after_it
     reads.close()
 
     assert _read(0) in source.closed
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
     assert source.opened == [_read(0)]
 
 
@@ -165,7 +150,7 @@ def test_dropping_the_read_ahead_closes_it_and_later_reads_still_start_ahead():
     source = Source()
     reads = ReadAhead(source.stream, 4, [_read(0), _read(1), _read(2)])
     list(reads.open(_read(0)))
-    _wait_until(lambda: _read(1) in source.opened)
+    wait_until(lambda: _read(1) in source.opened)
 
     reads.drop_ahead()  # day 1 turned out synced by another run
     assert _read(1) in source.closed
@@ -173,4 +158,4 @@ def test_dropping_the_read_ahead_closes_it_and_later_reads_still_start_ahead():
 
     assert source.opened == [_read(0), _read(1), _read(2)]
     reads.close()
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
