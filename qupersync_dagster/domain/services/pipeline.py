@@ -18,7 +18,9 @@ T = TypeVar("T")
 _DONE = object()
 
 
-class _Failure:
+class Failure:
+    """What a worker raised, queued for the consumer to raise in its own thread."""
+
     def __init__(self, error: BaseException):
         self.error = error
 
@@ -53,7 +55,7 @@ class Prefetch(Generic[T]):
         if item is _DONE:
             self.close()
             raise StopIteration
-        if isinstance(item, _Failure):
+        if isinstance(item, Failure):
             self.close()
             raise item.error
         return cast(T, item)
@@ -68,7 +70,8 @@ class Prefetch(Generic[T]):
         self.close()
 
 
-def _put(buffer: queue.Queue[object], stop: threading.Event, item: object) -> bool:
+def put_until_stopped(buffer: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+    """Put ``item`` on the bounded ``buffer`` unless ``stop`` is set first; whether it was put."""
     while not stop.is_set():
         try:
             buffer.put(item, timeout=0.05)
@@ -81,11 +84,11 @@ def _put(buffer: queue.Queue[object], stop: threading.Event, item: object) -> bo
 def _work(items: Iterator[T], buffer: queue.Queue[object], stop: threading.Event) -> None:
     try:
         for item in items:
-            if not _put(buffer, stop, item):
+            if not put_until_stopped(buffer, item, stop):
                 return
-        _put(buffer, stop, _DONE)
+        put_until_stopped(buffer, _DONE, stop)
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, not swallowed
-        _put(buffer, stop, _Failure(error))
+        put_until_stopped(buffer, Failure(error), stop)
     finally:
         close = getattr(items, "close", None)
         if close is not None:
