@@ -107,6 +107,7 @@ class FakeSource(SourceRepository):
     tables: dict[TableRef, FakeSourceTable] = field(default_factory=dict)
     batch_size: int = 2
     fail_after_batches: int | None = None
+    failing_day: str | None = None  # a partition whose read fails at its first batch
     streams: list[tuple[str, str | None]] = field(default_factory=list)
     expected_rows: list[int | None] = field(default_factory=list)
     open_streams: int = 0
@@ -156,7 +157,10 @@ class FakeSource(SourceRepository):
         self.open_streams += 1
         try:
             for number, start in enumerate(range(0, len(rows), self.batch_size)):
-                if self.fail_after_batches is not None and number >= self.fail_after_batches:
+                failing = window.key == self.failing_day
+                if failing or (
+                    self.fail_after_batches is not None and number >= self.fail_after_batches
+                ):
                     raise ConnectionError("the source went away mid-stream")
                 chunk = rows[start : start + self.batch_size]
                 lines = "".join(encode_row([r[c] for c in read.schema.names]) + "\n" for r in chunk)

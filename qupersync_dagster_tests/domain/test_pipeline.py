@@ -8,15 +8,12 @@ stops.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from qupersync_dagster.domain.services.pipeline import prefetch
-
-WORKER = "qupersync-extract"
-PATIENCE_S = 10.0
+from qupersync_dagster_tests.domain.workers import WORKER, wait_until, workers_alive
 
 
 class Source:
@@ -41,18 +38,6 @@ class Source:
             self.closed_on_thread = threading.current_thread().name
 
 
-def _workers_alive() -> int:
-    return sum(1 for t in threading.enumerate() if t.name == WORKER and t.is_alive())
-
-
-def _wait_until(condition) -> None:
-    """Wait for another thread to make progress (a liveness bound, not a timing assertion)."""
-    deadline = time.monotonic() + PATIENCE_S
-    while not condition():
-        assert time.monotonic() < deadline, "the worker made no progress"
-        time.sleep(0.001)
-
-
 def test_items_arrive_complete_and_in_order():
     assert list(prefetch(iter(Source(500)), depth=3)) == list(range(500))
 
@@ -69,21 +54,21 @@ def test_a_source_error_is_raised_in_the_consumer_after_the_items_before_it():
             received.append(item)
     assert received == [0, 1, 2, 3]
     assert source.closed
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 def test_closing_early_stops_the_worker_and_closes_the_source_on_its_thread():
     source = Source(1_000)
     stream = prefetch(iter(source), depth=2)
     assert next(stream) == 0
-    _wait_until(lambda: source.produced >= 4)
+    wait_until(lambda: source.produced >= 4)
 
     stream.close()
 
     assert source.closed
     assert source.closed_on_thread == WORKER
     assert source.produced < 1_000
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 def test_a_consumer_failure_releases_the_source():
@@ -93,7 +78,7 @@ def test_a_consumer_failure_releases_the_source():
             if item == 3:
                 raise RuntimeError("the target refused a batch")
     assert source.closed
-    assert _workers_alive() == 0
+    assert workers_alive() == 0
 
 
 @pytest.mark.parametrize("depth", [1, 4])
@@ -104,6 +89,6 @@ def test_the_worker_reads_at_most_depth_items_ahead_of_the_consumer(depth):
         consumed += 1
         # While the consumer holds still, the worker fills the buffer and then one item in hand.
         expected = min(source.items, consumed + depth + 1)
-        _wait_until(lambda expected=expected: source.produced >= expected)
+        wait_until(lambda expected=expected: source.produced >= expected)
         assert source.produced == expected
     assert consumed == source.items

@@ -288,6 +288,30 @@ def test_a_source_failure_mid_day_leaves_target_and_state_as_they_were():
     assert source.open_streams == 0
 
 
+def test_a_failed_read_of_the_next_day_fails_that_day_and_not_the_one_before_it():
+    source, target = _source(), FakeTarget()
+    source.failing_day = (START + timedelta(1)).isoformat()
+
+    with pytest.raises(ConnectionError):
+        SyncService(source, target).sync(_spec(), START, END)
+
+    assert target.commits == [START.isoformat()]
+    assert sorted(target.stored_states("usage")) == [START.isoformat()]
+    assert _table(target.rows(_spec())) == _table(
+        [r for r in source.tables[SOURCE].rows if r["id"].startswith("d0-")]
+    )
+    assert source.open_streams == 0
+
+
+def test_days_are_read_in_order_each_once_while_the_target_writes_the_one_before():
+    source, target = _source(), FakeTarget()
+
+    SyncService(source, target).sync(_spec(), START, END)
+
+    assert source.streams == [((START + timedelta(i)).isoformat(), None) for i in range(DAYS)]
+    assert source.open_streams == 0
+
+
 def test_a_target_failure_releases_the_source_stream():
     source, target = _source(rows_per_day=20), FakeTarget()
     service = SyncService(source, target, prefetch_depth=1)

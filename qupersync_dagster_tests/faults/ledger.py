@@ -69,54 +69,69 @@ _SOURCE = sql.Identifier(SCHEMA, TABLE)
 
 def create(conn) -> None:
     """Create the (empty) source table; commits."""
+    with conn, conn.cursor() as cur:
+        create_in(cur)
+
+
+def create_in(cur) -> None:
+    """``create`` in the cursor's transaction."""
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in COLUMNS
     )
-    with conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
-        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(_SOURCE, columns))
+    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(_SOURCE, columns))
 
 
 def fill(conn, *, start: date = START, days: int, rows_per_day: int, salt: str = "") -> None:
     """Append ``rows_per_day`` rows to each of ``days`` days from ``start``; commits."""
+    with conn, conn.cursor() as cur:
+        fill_in(cur, start=start, days=days, rows_per_day=rows_per_day, salt=salt)
+
+
+def fill_in(cur, *, start: date = START, days: int, rows_per_day: int, salt: str = "") -> None:
+    """``fill`` in the cursor's transaction."""
     statement = sql.SQL(_FILL).format(
         table=_SOURCE, columns=sql.SQL(", ").join(map(sql.Identifier, NAMES))
     )
-    with conn, conn.cursor() as cur:
-        for offset in range(days):
-            day = start + timedelta(days=offset)
-            prefix = f"{salt}{day.isoformat()}-"
-            cur.execute(statement, {"prefix": prefix, "day": day, "rows": rows_per_day})
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        prefix = f"{salt}{day.isoformat()}-"
+        cur.execute(statement, {"prefix": prefix, "day": day, "rows": rows_per_day})
 
 
 def restate(conn, day: date) -> None:
     """Re-deliver ``day``: drop a fifth, change a tenth, add two credits; commits; repeatable."""
+    with conn, conn.cursor() as cur:
+        restate_in(cur, day)
+
+
+def restate_in(cur, day: date) -> None:
+    """``restate`` in the cursor's transaction."""
     table = _SOURCE
     window = {"start": day, "end": day + timedelta(days=1)}
     in_day = sql.SQL("usage_start >= %(start)s AND usage_start < %(end)s")
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE {} AND right(line_id, 1) IN ('0', '5')").format(
-                table, in_day
-            ),
-            window,
-        )
-        cur.execute(
-            sql.SQL(
-                "UPDATE {} SET cost = cost * 1.25 + 0.0000000001,"
-                " updated_at = updated_at + interval '1 day' WHERE {} AND right(line_id, 1) = '3'"
-            ).format(table, in_day),
-            window,
-        )
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} SELECT line_id || '-c' || extract(epoch FROM updated_at)::bigint,"
-                " usage_start, account_id, product,"
-                " 'late credit', -cost, updated_at + interval '1 day' FROM {}"
-                " WHERE {} AND right(line_id, 1) = '3' LIMIT 2"
-            ).format(table, table, in_day),
-            window,
-        )
+    cur.execute(
+        sql.SQL("DELETE FROM {} WHERE {} AND right(line_id, 1) IN ('0', '5')").format(
+            table, in_day
+        ),
+        window,
+    )
+    cur.execute(
+        sql.SQL(
+            "UPDATE {} SET cost = cost * 1.25 + 0.0000000001,"
+            " updated_at = updated_at + interval '1 day' WHERE {} AND right(line_id, 1) = '3'"
+        ).format(table, in_day),
+        window,
+    )
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {} SELECT line_id || '-c' || extract(epoch FROM updated_at)::bigint,"
+            " usage_start, account_id, product,"
+            " 'late credit', -cost, updated_at + interval '1 day' FROM {}"
+            " WHERE {} AND right(line_id, 1) = '3' LIMIT 2"
+        ).format(table, table, in_day),
+        window,
+    )
 
 
 def _rows_digest(cur, table: sql.Composable, day: date | None) -> tuple[int, str | None]:

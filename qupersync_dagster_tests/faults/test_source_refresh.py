@@ -8,6 +8,9 @@ different rows than it fingerprinted must converge on the next run.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -24,9 +27,13 @@ END = START + timedelta(days=3)
 SYNCED, UNCHANGED = PartitionOutcome.SYNCED, PartitionOutcome.UNCHANGED
 
 
+_DROP = f"DROP TABLE {ledger.SCHEMA}.{ledger.TABLE}"
+_LOADER_PATIENCE_S = 60.0
+
+
 def _drop(conn) -> None:
     with conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {ledger.SCHEMA}.{ledger.TABLE}")
+        cursor.execute(_DROP)
 
 
 def _reload(conn) -> None:
@@ -35,31 +42,88 @@ def _reload(conn) -> None:
     ledger.fill(conn, days=3, rows_per_day=400)
 
 
+def _reload_restated(conn, day) -> None:
+    """A loader refreshing the month in one transaction: dropped, loaded, ``day`` restated."""
+    with conn, conn.cursor() as cursor:
+        cursor.execute(_DROP)
+        ledger.create_in(cursor)
+        ledger.fill_in(cursor, days=3, rows_per_day=400)
+        ledger.restate_in(cursor, day)
+
+
+class _Loader:
+    """A CUR loader at work beside the sync, as the process of its own it is in production.
+
+    Neither waits for the other: the sync reads the next day while it reports the last one, and
+    a read holds the table while it lasts, so the loader's DDL waits for that read, as it would
+    on a cluster.
+    """
+
+    def __init__(self, work, *args) -> None:
+        self._thread = threading.Thread(target=work, args=args, name="cur-loader")
+        self._thread.start()
+
+    def finish(self) -> None:
+        self._thread.join(_LOADER_PATIENCE_S)
+        assert not self._thread.is_alive(), "the loader never got hold of the table"
+
+
+def _until_dropped_or_waiting(server, database) -> None:
+    """Until the loader's DROP has run or waits for a read to let go of the table."""
+    deadline = time.monotonic() + _LOADER_PATIENCE_S
+    with contextlib.closing(server.connect(database)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            while True:
+                cursor.execute(
+                    "SELECT to_regclass(%s) IS NULL OR EXISTS (SELECT FROM pg_stat_activity"
+                    " WHERE query = %s AND wait_event_type = 'Lock')",
+                    (f"{ledger.SCHEMA}.{ledger.TABLE}", _DROP),
+                )
+                if cursor.fetchone()[0]:
+                    return
+                assert time.monotonic() < deadline, "the loader's DROP never ran"
+                time.sleep(0.01)
+
+
 @pytest.mark.parametrize("mode", [SyncMode.REPLACE, SyncMode.UPSERT])
 def test_a_table_dropped_between_days_fails_retryably_and_keeps_the_days_synced(
     mode, endpoints, ledger_source, pg_server, source_db, target_db
 ):
-    """The drop lands after the fingerprints were read and the first day was committed."""
+    """The drop comes once the fingerprints were read and the first day was committed.
+
+    The next day's read may already hold the table then: the drop waits for it, and the read
+    after it fails instead. Either way every day committed before the failure stays.
+    """
     spec = ledger.spec(mode)
     committed = []
+    loaders = []
 
     def drop_after_first_day(result) -> None:
         committed.append(result.partition)
         if len(committed) == 1:
-            _drop(ledger_source)
+            loaders.append(_Loader(_drop, ledger_source))
+            _until_dropped_or_waiting(pg_server, source_db)
 
     with sync_service(endpoints) as service:
         with pytest.raises(SourceTableMissingError) as failure:
             service.sync(spec, START, END, on_result=drop_after_first_day)
+        loaders[0].finish()
+        kept = len(committed)
+        assert kept in (1, 2)
         assert failure.value.retryable
-        assert f"partition {(START + timedelta(days=1)).isoformat()}" in str(failure.value)
-        first_day = ledger.digest(pg_server, target_db, target=True, day=START)
-        assert first_day[0] == 400 and ledger.snapshot(pg_server, target_db)[0] == first_day
+        assert f"partition {(START + timedelta(days=kept)).isoformat()}" in str(failure.value)
+        days_kept = [
+            ledger.digest(pg_server, target_db, target=True, day=day)
+            for day in ledger.days(START, kept)
+        ]
+        assert [rows for rows, _ in days_kept] == [400] * kept
+        assert ledger.snapshot(pg_server, target_db)[0][0] == 400 * kept
 
         _reload(ledger_source)
         results = service.sync(spec, START, END)
 
-    assert [r.outcome for r in results] == [UNCHANGED, SYNCED, SYNCED]
+    assert [r.outcome for r in results] == [UNCHANGED] * kept + [SYNCED] * (3 - kept)
     ledger.assert_mirrors_source(pg_server, source_db, target_db, START, 3)
 
 
@@ -90,16 +154,16 @@ def test_a_table_reloaded_with_other_rows_mid_run_converges_on_the_next_run(
     """Days read after the reload carry fingerprints of the old rows; the next run sees it."""
     spec = ledger.spec()
     seen = []
+    loaders = []
 
     def reload_restated_after_first_day(result) -> None:
         seen.append(result.partition)
         if len(seen) == 1:
-            _drop(ledger_source)
-            _reload(ledger_source)
-            ledger.restate(ledger_source, START + timedelta(days=2))
+            loaders.append(_Loader(_reload_restated, ledger_source, START + timedelta(days=2)))
 
     with sync_service(endpoints) as service:
         service.sync(spec, START, END, on_result=reload_restated_after_first_day)
+        loaders[0].finish()
         assert not ledger.mirrors_source(pg_server, source_db, target_db, START, 3)
 
         results = service.sync(spec, START, END)

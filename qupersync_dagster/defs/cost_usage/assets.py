@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from qupersync_dagster.defs.cost_usage import run_facts
 from qupersync_dagster.defs.cost_usage.failures import as_dagster_failure
 from qupersync_dagster.defs.cost_usage.lineage import (
     COLUMN_LINEAGE,
@@ -26,6 +27,7 @@ from qupersync_dagster.defs.cost_usage.partition_metadata import (
     range_totals,
 )
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of
+from qupersync_dagster.defs.cost_usage.progress import Progress
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
 from qupersync_dagster.domain.entities import PartitionOutcome, TableSchema, TableSpec
 from qupersync_dagster.domain.repositories import TargetReadModel
@@ -112,20 +114,22 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 },
             )
             service.apply_plan(spec, source_schema, plan)
-            results = service.sync(
-                spec,
-                window.start,
-                window.end,
-                force=config.force,
-                schema=source_schema,
-                on_result=lambda r: context.log.info(
-                    f"{spec.name} {r.partition}: {r.outcome.value}, "
-                    f"{r.rows_extracted} rows extracted"
-                ),
-            )
+            progress = Progress(spec.name, context.log.info)
+            try:
+                results = service.sync(
+                    spec,
+                    window.start,
+                    window.end,
+                    force=config.force,
+                    schema=source_schema,
+                    on_result=progress,
+                )
+            finally:
+                progress.flush()
             seconds = time.perf_counter() - started
             target_schema = mirror.describe(spec)
             mirrored = mirror.fingerprints(spec, window.start, window.end)
+            run_facts.keep(context.run.run_id, spec.name, window, results, mirrored)
             previews = {
                 r.partition: preview_markdown(*_day_preview(mirror, spec, r.partition))
                 for r in results

@@ -51,6 +51,7 @@ _SET_FLOAT_DIGITS = re.compile(
     re.IGNORECASE,
 )
 _FLOAT_DIGITS_RANGE = range(-15, 3)  # Redshift's; PostgreSQL also accepts 3
+_CURSOR_COMMAND = re.compile(r"\s*(declare|fetch)\b", re.IGNORECASE)
 _FETCH_DIRECTIONS_REDSHIFT_LACKS = frozenset(
     {"backward", "prior", "first", "last", "absolute", "relative"}
 )
@@ -99,12 +100,17 @@ class StrictRules:
             return refusal_statement(refusal, max([declared_parameters, *referenced]))
 
     def _rewrite(self, sql: str) -> str:
-        found = tokens(sql)
-        if not found:
+        # sqlglot reads FETCH and DECLARE as commands: their arguments are tokenized apart, and
+        # a statement that starts with either needs no tokenizing whole.
+        command = _CURSOR_COMMAND.match(sql)
+        found = [] if command else tokens(sql)
+        if command:
+            first, split = command[1].lower(), command.end()
+        elif found:
+            first, split = found[0].text.lower(), found[0].end + 1
+        else:
             return sql
-        first = found[0].text.lower()
-        # sqlglot reads FETCH and DECLARE as commands: their arguments are tokenized apart.
-        head, rest = sql[: found[0].end + 1], sql[found[0].end + 1 :]
+        head, rest = sql[:split], sql[split:]
         if first == "fetch":
             self._check_fetch(tokens(rest))
             return sql
@@ -142,9 +148,10 @@ class StrictRules:
         if len(words) < 3 or words[1:3] != ["cursor", "for"]:
             options = " ".join(words[1 : words.index("for")] if "for" in words else words[1:])
             raise unsupported(f"DECLARE ... {options.upper()} (Redshift: DECLARE name CURSOR FOR)")
-        name_token, query = found[0], arguments[found[2].end + 1 :]
-        screen(query, tokens(query))
-        query = redirect_to_compat(query, tokens(query))
+        name_token, offset = found[0], found[2].end + 1
+        query, query_tokens = arguments[offset:], _shifted(found[3:], offset)
+        screen(query, query_tokens)
+        query = redirect_to_compat(query, query_tokens)
         name = name_token.text
         if name_token.token_type is not TokenType.IDENTIFIER:
             name = name.lower()
@@ -160,6 +167,18 @@ class StrictRules:
                 f" AND (SELECT {within} FROM redshift_rows AS measured)"
             )
         return f"{arguments[: found[2].end + 1]} {guarded}"
+
+
+def _shifted(found: list[Token], offset: int) -> list[Token]:
+    """Tokens of a text as positions in that text ``offset`` characters further on.
+
+    A cursor's query is as long as the select list that renders a row; tokenizing it once, not
+    again for each use, keeps the emulator from delaying every DECLARE.
+    """
+    return [
+        Token(t.token_type, t.text, t.line, t.col, t.start - offset, t.end - offset, t.comments)
+        for t in found
+    ]
 
 
 def refusal_statement(refusal: Refusal, parameters: int) -> str:

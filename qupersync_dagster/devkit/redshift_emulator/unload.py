@@ -56,12 +56,22 @@ _S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.*)$", re.DOTAL
 
 
 @dataclass(frozen=True)
+class S3Prefix:
+    """Where an UNLOAD writes: a bucket, and the key prefix every file name starts with."""
+
+    bucket: str
+    prefix: str
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+@dataclass(frozen=True)
 class Unload:
     """One UNLOAD statement: the query, where its files go, and how they are written."""
 
     query: str
-    bucket: str
-    prefix: str
+    to: S3Prefix
     region: str | None = None
     parallel: bool = True
     compression: str | None = None
@@ -88,8 +98,16 @@ class Unload:
             " QUOTE E'\\x02', NULL E'\\x03')"
         )
 
+    @property
+    def bucket(self) -> str:
+        return self.to.bucket
+
+    @property
+    def prefix(self) -> str:
+        return self.to.prefix
+
     def url(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
+        return self.to.url(key)
 
 
 def is_unload(sql: str) -> bool:
@@ -103,7 +121,7 @@ def parse(sql: str) -> Unload:
     query = reader.literal("the quoted SELECT statement")
     reader.expect(")")
     reader.expect_word("to")
-    bucket, prefix = _s3_location(reader.literal("the S3 path"))
+    to = S3Prefix(*_s3_location(reader.literal("the S3 path")))
     settings: dict[str, object] = {}
     seen: set[str] = set()
     authorization: list[str] = []
@@ -124,7 +142,7 @@ def parse(sql: str) -> Unload:
         _option(reader, word, settings, authorization)
     _check(seen, authorization)
     query = _screened(query)
-    return Unload(query=query, bucket=bucket, prefix=prefix, **settings)  # type: ignore[arg-type]
+    return Unload(query=query, to=to, **settings)  # type: ignore[arg-type]
 
 
 def _option(reader: _Reader, word: str, settings: dict[str, object], auth: list[str]) -> None:

@@ -7,16 +7,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from qupersync_dagster.domain.entities import (
-    Extraction,
-    ExtractMethod,
-    RowBatch,
-    SourceFingerprint,
-    TableRef,
-    TableSchema,
-    TableSpec,
-    WindowRead,
-)
+from qupersync_dagster.domain.entities.extraction import Extraction, ExtractMethod
+from qupersync_dagster.domain.entities.read import WindowRead
+from qupersync_dagster.domain.entities.schema import TableSchema
+from qupersync_dagster.domain.entities.sync import RowBatch, SourceFingerprint
+from qupersync_dagster.domain.entities.table import TableRef, TableSpec
 
 
 def _nothing_staged() -> None:

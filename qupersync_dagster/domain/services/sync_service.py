@@ -3,14 +3,17 @@
 Extract streams a day from the source in bounded batches; transform renders rows into the COPY
 text encoding both repositories share (pushed into the source query where possible); load applies
 them to the target and records the sync state in the same transaction. A day whose source
-fingerprint equals the stored one is skipped, so re-running a range is cheap and idempotent.
+fingerprint equals the stored one is skipped, so re-running a range is cheap and idempotent. The
+next day's read starts once the source is done with the current one (``read_ahead``), while the
+target still copies and commits; each day is still its own transaction.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import reduce
 
@@ -19,7 +22,6 @@ from qupersync_dagster.domain.entities import (
     LoadCounts,
     PartitionOutcome,
     PartitionWindow,
-    RowBatch,
     SourceFingerprint,
     SyncMode,
     SyncResult,
@@ -28,14 +30,9 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
     WindowRead,
 )
-from qupersync_dagster.domain.repositories import (
-    Extract,
-    PartitionLoad,
-    SourceRepository,
-    TargetRepository,
-)
+from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
 from qupersync_dagster.domain.services import extract_choice
-from qupersync_dagster.domain.services.pipeline import prefetch
+from qupersync_dagster.domain.services.read_ahead import Counted, ReadAhead
 from qupersync_dagster.domain.services.schema_validation import SchemaPlan, preflight
 from qupersync_dagster.domain.services.watermark import (
     changed_since,
@@ -44,36 +41,22 @@ from qupersync_dagster.domain.services.watermark import (
 )
 
 
-class _Counted:
-    """Counts the rows of the batches flowing through it."""
-
-    def __init__(self, batches: Generator[RowBatch, None, None]):
-        self._batches = batches
-        self.rows = 0
-
-    def __iter__(self) -> Generator[RowBatch, None, None]:
-        with closing(self._batches):
-            for batch in self._batches:
-                self.rows += batch.rows
-                yield batch
-
-
 @contextmanager
-def _staged() -> Iterator[list[Extract]]:
+def _staged() -> Iterator[list[Counted]]:
     """The day's reads; what they staged is discarded once the day's transaction has ended."""
-    extracts: list[Extract] = []
+    reads: list[Counted] = []
     try:
-        yield extracts
+        yield reads
     finally:
-        for extract in extracts:
-            extract.discard()
+        for read in reads:
+            read.discard()
 
 
-def _extraction(extracts: list[Extract]) -> Extraction | None:
+def _extraction(reads: list[Counted]) -> Extraction | None:
     """How the day was read: one read, or an incremental read and then the whole day."""
-    if not extracts:
+    if not reads:
         return None
-    return reduce(Extraction.then, (extract.extraction for extract in extracts))
+    return reduce(Extraction.then, (read.extraction for read in reads))
 
 
 def _add(a: LoadCounts, b: LoadCounts) -> LoadCounts:
@@ -135,43 +118,53 @@ class SyncService:
         found = self.source.fingerprints(spec, schema, start, end)
         stored = self.target.stored_states(spec.name)
         signature = schema.signature()
+        days = [
+            (PartitionWindow.day(day), fingerprint_for(found.get(day), signature))
+            for day in PartitionWindow(start, end).days()
+        ]
+        planned = [
+            self._read(spec, schema, window, stored.get(window.key), fingerprint, force)
+            for window, fingerprint in days
+            if force or not is_unchanged(stored.get(window.key), fingerprint)
+        ]
+        reads = ReadAhead(self.source.extract, self.prefetch_depth, planned)
         results = []
-        for day in PartitionWindow(start, end).days():
-            window = PartitionWindow.day(day)
-            fingerprint = fingerprint_for(found.get(day), signature)
-            if not force and is_unchanged(stored.get(window.key), fingerprint):
-                result = SyncResult(
-                    spec.name,
-                    window.key,
-                    PartitionOutcome.UNCHANGED,
-                    fingerprint=fingerprint,
-                    watermark=stored[window.key].watermark,
-                )
-            else:
-                result = self._sync_partition(spec, schema, window, fingerprint, force)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+        try:
+            for window, fingerprint in days:
+                if not force and is_unchanged(stored.get(window.key), fingerprint):
+                    result = SyncResult(
+                        spec.name,
+                        window.key,
+                        PartitionOutcome.UNCHANGED,
+                        fingerprint=fingerprint,
+                        watermark=stored[window.key].watermark,
+                    )
+                else:
+                    result = self._sync_partition(reads, spec, schema, window, fingerprint, force)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        finally:
+            reads.close()
         return results
 
-    def _stream(
+    def _read(
         self,
         spec: TableSpec,
         schema: TableSchema,
         window: PartitionWindow,
-        since: str | None,
+        stored: SyncWatermark | None,
         fingerprint: SourceFingerprint,
-        staged: list[Extract],
-    ) -> _Counted:
+        force: bool,
+    ) -> WindowRead:
+        """The read a partition needs, given its stored state: incremental where it can be."""
+        since = None if force else changed_since(spec, stored, fingerprint)
         choice = extract_choice.choose(spec, schema, fingerprint, self.source.staging())
-        extract = self.source.extract(
-            WindowRead(spec, schema, window, since, fingerprint.row_count, choice)
-        )
-        staged.append(extract)
-        return _Counted(prefetch(extract.batches, self.prefetch_depth))
+        return WindowRead(spec, schema, window, since, fingerprint.row_count, choice)
 
     def _sync_partition(
         self,
+        reads: ReadAhead,
         spec: TableSpec,
         schema: TableSchema,
         window: PartitionWindow,
@@ -183,6 +176,7 @@ class SyncService:
             stored = load.stored_state()
             if not force and is_unchanged(stored, fingerprint):
                 # Another run synced this partition while we waited for its lock.
+                reads.drop_ahead()
                 return SyncResult(
                     spec.name,
                     window.key,
@@ -191,10 +185,8 @@ class SyncService:
                     watermark=stored.watermark,
                     waited_for_lock=load.waited_for_lock,
                 )
-            since = None if force else changed_since(spec, stored, fingerprint)
-            extracted, counts, full_window = self._load(
-                load, spec, schema, window, since, fingerprint, staged
-            )
+            read = self._read(spec, schema, window, stored, fingerprint, force)
+            extracted, counts, full_window = self._load(reads, load, read, staged)
             load.commit(
                 SyncWatermark(
                     table=spec.name,
@@ -223,29 +215,25 @@ class SyncService:
         )
 
     def _load(
-        self,
-        load: PartitionLoad,
-        spec: TableSpec,
-        schema: TableSchema,
-        window: PartitionWindow,
-        since: str | None,
-        fingerprint: SourceFingerprint,
-        staged: list[Extract],
+        self, reads: ReadAhead, load: PartitionLoad, read: WindowRead, staged: list[Counted]
     ) -> tuple[int, LoadCounts, bool]:
         """Apply the partition's rows; returns (rows extracted, counts, read the whole window)."""
-        stream = self._stream(spec, schema, window, since, fingerprint, staged)
-        with closing(iter(stream)) as batches:
-            if spec.mode is SyncMode.REPLACE:
-                counts = load.replace(batches)
+        # Closed however the load ends, even before it took a batch, so its worker stops.
+        stream = reads.open(read)
+        staged.append(stream)
+        with closing(stream):
+            if read.spec.mode is SyncMode.REPLACE:
+                counts = load.replace(iter(stream))
                 return stream.rows, counts, True
-            counts = load.upsert(batches, full_window=since is None)
-        if since is None:
+            counts = load.upsert(iter(stream), full_window=read.changed_since is None)
+        if read.changed_since is None:
             return stream.rows, counts, True
         # Incremental reads cannot see rows deleted at the source; a count that disagrees with
         # the fingerprint means some were, so reconcile the whole window in this transaction.
-        if load.count_rows() == fingerprint.row_count:
+        if load.count_rows() == read.expected_rows:
             return stream.rows, counts, False
-        full = self._stream(spec, schema, window, None, fingerprint, staged)
-        with closing(iter(full)) as batches:
-            counts = _add(counts, load.upsert(batches, full_window=True))
+        full = reads.open(replace(read, changed_since=None))
+        staged.append(full)
+        with closing(full):
+            counts = _add(counts, load.upsert(iter(full), full_window=True))
         return stream.rows + full.rows, counts, True

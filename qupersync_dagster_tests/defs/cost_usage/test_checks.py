@@ -164,6 +164,20 @@ def test_reconciled_passes_after_a_sync_and_fails_when_a_target_cost_is_edited(
         assert 108 <= edited_sum - expected_sum <= 111
 
 
+def test_reconciled_in_the_run_of_the_sync_compares_what_that_sync_read_with_no_new_query(
+    sync, run_checks, days
+):
+    first, last = days[0], days[2]
+    in_the_run = _evaluations(sync(first, last))["reconciled_with_source"]
+    on_its_own = run_checks(first, last)["reconciled_with_source"]
+
+    assert in_the_run.passed and on_its_own.passed
+    assert in_the_run.metadata["fingerprints_read_by"].value == "this run's sync"
+    assert on_its_own.metadata["fingerprints_read_by"].value == "this check"
+    for name in ("days", "source_rows", "target_rows", "mismatched_days"):
+        assert in_the_run.metadata[name].value == on_its_own.metadata[name].value
+
+
 def test_reconciled_over_a_range_flags_a_missing_day_and_passes_a_day_empty_on_both_sides(
     sync, run_checks, days, recent_source, target_conn
 ):

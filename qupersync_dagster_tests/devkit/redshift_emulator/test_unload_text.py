@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qupersync_dagster.devkit.redshift_emulator.unload import Unload
+from qupersync_dagster.devkit.redshift_emulator.unload import S3Prefix, Unload
 from qupersync_dagster.devkit.redshift_emulator.unload_files import text_converter
 
 # What the server's COPY writes (``Unload.copy_statement``): CSV separated by U+0001, quoted by
@@ -36,7 +36,7 @@ def copy_line(row: list[str | None]) -> bytes:
 
 
 def convert(rows: list[list[str | None]], **options) -> bytes:
-    unload = Unload(query="SELECT 1", bucket="bucket", prefix="p/", **options)
+    unload = Unload(query="SELECT 1", to=S3Prefix("bucket", "p/"), **options)
     return text_converter(unload)([copy_line(row) for row in rows])
 
 
