@@ -11,4 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from qupersync_dagster.defs.loaded_objects import freeze_loaded_objects
+
 defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+freeze_loaded_objects()
