@@ -9,7 +9,6 @@ anything is written.
 import json
 import time
 from datetime import date, timedelta
-from typing import Any
 
 import dagster as dg
 
@@ -30,7 +29,6 @@ from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, windo
 from qupersync_dagster.defs.cost_usage.progress import Progress
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
 from qupersync_dagster.domain.entities import PartitionOutcome, TableSchema, TableSpec
-from qupersync_dagster.domain.repositories import TargetReadModel
 
 SCHEMA_CHECK = "schema_matches"
 PREVIEW_ROWS = 10
@@ -130,10 +128,14 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             target_schema = mirror.describe(spec)
             mirrored = mirror.fingerprints(spec, window.start, window.end)
             run_facts.keep(context.run.run_id, spec.name, window, results, mirrored)
-            previews = {
-                r.partition: preview_markdown(*_day_preview(mirror, spec, r.partition))
+            synced = [
+                date.fromisoformat(r.partition)
                 for r in results
                 if r.outcome is PartitionOutcome.SYNCED
+            ]
+            previews = {
+                day.isoformat(): preview_markdown(*rows)
+                for day, rows in mirror.previews(spec, synced, PREVIEW_ROWS).items()
             }
         for result in results:
             day = date.fromisoformat(result.partition)
@@ -154,13 +156,6 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         )
 
     return _asset
-
-
-def _day_preview(
-    mirror: TargetReadModel, spec: TableSpec, partition: str
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    day = date.fromisoformat(partition)
-    return mirror.preview(spec, day, day + timedelta(days=1), PREVIEW_ROWS)
 
 
 def freshness_policy(spec: TableSpec) -> dg.FreshnessPolicy:

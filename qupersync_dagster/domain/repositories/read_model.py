@@ -38,3 +38,9 @@ class TargetReadModel(ABC):
         self, spec: TableSpec, start: date, end: date, limit: int = 10
     ) -> tuple[list[str], list[tuple[object, ...]]]:
         """A few of the window's rows (column names, rows) to show what was synced."""
+
+    @abstractmethod
+    def previews(
+        self, spec: TableSpec, days: list[date], limit: int = 10
+    ) -> dict[date, tuple[list[str], list[tuple[object, ...]]]]:
+        """A few rows of each of ``days`` (column names, rows), every day present, one query."""

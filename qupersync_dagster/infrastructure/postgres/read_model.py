@@ -85,6 +85,16 @@ SELECT EXISTS (
 """
 
 
+def previews_query(spec: TableSpec) -> sql.Composed:
+    """At most ``%(limit)s`` rows of each day of ``%(days)s``, each row followed by its day."""
+    column = sql.Identifier(spec.partition_column)
+    return sql.SQL(
+        "SELECT t.*, d.day FROM unnest(CAST(%(days)s AS date[])) AS d(day) CROSS JOIN LATERAL"
+        " (SELECT * FROM {table} WHERE {column} >= d.day AND {column} < d.day + 1"
+        " LIMIT %(limit)s) AS t"
+    ).format(table=table(spec), column=column)
+
+
 def count_query(spec: TableSpec) -> sql.Composed:
     return sql.SQL("SELECT COUNT(*) FROM {} WHERE {}").format(table(spec), window_predicate(spec))
 
@@ -126,3 +136,16 @@ class PostgresReadModel(TargetReadModel):
         with self.target.cursor(spec.name) as cursor:
             cursor.execute(query, {**window_params(start, end), "limit": limit})
             return [d.name for d in cursor.description or ()], cursor.fetchall()
+
+    def previews(
+        self, spec: TableSpec, days: list[date], limit: int = 10
+    ) -> dict[date, tuple[list[str], list[tuple[object, ...]]]]:
+        if not days:
+            return {}
+        found: dict[date, list[tuple[object, ...]]] = {day: [] for day in days}
+        with self.target.cursor(spec.name) as cursor:
+            cursor.execute(previews_query(spec), {"days": days, "limit": limit})
+            columns = [d.name for d in cursor.description or ()][:-1]
+            for *row, day in cursor.fetchall():
+                found[day].append(tuple(row))
+        return {day: (columns, rows) for day, rows in found.items()}

@@ -84,6 +84,21 @@ def test_preview_shows_column_names_and_at_most_limit_rows_of_the_window(target,
     assert len(rows) == 2 and {r[0] for r in rows} <= {"id-1", "id-2", "id-3"}
 
 
+def test_previews_show_at_most_limit_rows_of_each_day_and_every_day_asked_for(target, mirror, db):
+    _load(target, mode="replace", batches=_batch(_row(1), _row(2), _row(3)))
+    db.execute("INSERT INTO cost.usage VALUES ('id-9', '2026-08-04 10:00:00', 2.00, NULL, NULL)")
+    empty = date(2026, 8, 5)
+
+    found = mirror.previews(SPEC, [DAY, date(2026, 8, 4), empty], limit=2)
+
+    assert list(found) == [DAY, date(2026, 8, 4), empty]
+    assert all(columns == list(SCHEMA.names) for columns, _ in found.values())
+    assert len(found[DAY][1]) == 2 and {r[0] for r in found[DAY][1]} <= {"id-1", "id-2", "id-3"}
+    assert [r[0] for r in found[date(2026, 8, 4)][1]] == ["id-9"]
+    assert found[empty][1] == []
+    assert mirror.previews(SPEC, [], limit=2) == {}
+
+
 def test_the_read_model_describes_the_table_or_says_it_is_missing(target, mirror):
     assert mirror.describe(SPEC) == target.describe(SPEC)
     assert mirror.describe(SPEC).names == SCHEMA.names
