@@ -14,6 +14,7 @@ import dagster as dg
 # candidate for the code location's definitions.
 from qupersync_dagster.defs.connections import location_definitions, resources
 from qupersync_dagster.defs.cost_usage.table_defs import build_table_definitions
+from qupersync_dagster.defs.event_batching import batch_event_writes
 from qupersync_dagster.defs.loaded_objects import freeze_loaded_objects
 from qupersync_dagster.infrastructure.table_list import TableList, load_table_list
 
@@ -24,5 +25,6 @@ def build_definitions(table_list: TableList) -> dg.Definitions:
     return dg.Definitions.merge(build_table_definitions(table_list), location_definitions())
 
 
+batch_event_writes()
 defs = build_definitions(load_table_list())
 freeze_loaded_objects()

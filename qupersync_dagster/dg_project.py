@@ -11,7 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from qupersync_dagster.defs.event_batching import batch_event_writes
 from qupersync_dagster.defs.loaded_objects import freeze_loaded_objects
 
+batch_event_writes()
 defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 freeze_loaded_objects()
