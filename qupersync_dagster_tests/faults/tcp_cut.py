@@ -7,6 +7,7 @@ server's bytes on one connection pass ``cut_after``; then both ends of it are re
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -45,9 +46,11 @@ class CuttingRelay:
             pass
         finally:
             for end in (source, sink):
-                end.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                )
+                # The pump of the other direction may have closed this end already.
+                with contextlib.suppress(OSError):
+                    end.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
                 end.close()
 
     def _take_cut(self) -> bool:
