@@ -8,12 +8,15 @@ Asking once per connection costs one small catalogue query; guessing wrong fails
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import redshift_connector
 
 from qupersync_dagster.infrastructure.redshift import sql
 
 log = logging.getLogger(__name__)
+
+_FIRST_FETCH = 1000
 
 
 def node_count(conn: redshift_connector.Connection) -> int | None:
@@ -38,3 +41,15 @@ def fetch_limit(nodes: int | None, configured: int) -> int:
     if nodes is None or nodes <= 1:
         return min(configured, sql.SINGLE_NODE_FETCH_LIMIT)
     return configured
+
+
+def fetch_sizes(limit: int) -> Iterator[int]:
+    """Rows per FETCH: few at first, doubling up to ``limit``.
+
+    The target waits for a partition's first batch, so a small first FETCH lets it start within
+    milliseconds; the larger ones that follow keep the number of round trips low.
+    """
+    size = min(_FIRST_FETCH, limit)
+    while True:
+        yield size
+        size = min(2 * size, limit)

@@ -8,7 +8,7 @@ successive cursors over time slices (``slices``) in that one transaction.
 
 A day the engine asks to UNLOAD (``extract``) skips the leader node's cursor: the same rendered
 select is UNLOADed by every slice into a fresh S3 prefix, the manifest is checked, and the
-staged files are streamed back concurrently (``s3.parallel_read``) as the same COPY text.
+staged files are streamed back concurrently as the same COPY text (``staged_read``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
-from functools import partial
-from operator import itemgetter
 from typing import Any
 
 import redshift_connector
@@ -40,15 +38,14 @@ from qupersync_dagster.domain.errors import (
     SourceUnavailableError,
 )
 from qupersync_dagster.domain.repositories import Extract, SourceRepository
-from qupersync_dagster.domain.services.copy_text import escape_bytes
 from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
 from qupersync_dagster.infrastructure.redshift import cluster, sql
+from qupersync_dagster.infrastructure.redshift.copy_lines import fetched_lines
 from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
 from qupersync_dagster.infrastructure.redshift.row_text import RowLayout, unload_refusal
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
-from qupersync_dagster.infrastructure.redshift.unload_text import copy_lines
+from qupersync_dagster.infrastructure.redshift.staged_read import unloaded
 from qupersync_dagster.infrastructure.s3.errors import StagingError, unload_refused
-from qupersync_dagster.infrastructure.s3.parallel_read import read_staged
 from qupersync_dagster.infrastructure.s3.settings import StagedLocation
 from qupersync_dagster.infrastructure.s3.store import StagingStore
 
@@ -57,47 +54,12 @@ log = logging.getLogger(__name__)
 # Matched by SQLSTATE, not message text: a missing column or function also "does not exist".
 _UNDEFINED_TABLE = "42P01"
 _QUERY_CANCELED = "57014"
-_FIRST_FETCH = 1000
 # Redshift's words when a FETCH asks a single-node cluster for more rows than it allows.
 _SINGLE_NODE_REFUSAL = "for a single node configuration"
 
 
 class SourceTableMissingError(SourceUnavailableError):
     """The table is absent, as it is while a CUR loader drops and re-creates it."""
-
-
-def _fetch_sizes(limit: int) -> Iterator[int]:
-    """Rows per FETCH: few at first, doubling up to ``limit``.
-
-    The target waits for a partition's first batch, so a small first FETCH lets it start within
-    milliseconds; the larger ones that follow keep the number of round trips low.
-    """
-    size = min(_FIRST_FETCH, limit)
-    while True:
-        yield size
-        size = min(2 * size, limit)
-
-
-def _encode(rows: Sequence[Sequence[Any]], layout: RowLayout) -> bytes:
-    """One COPY text line per fetched row; every value is already bytes (see ``raw_text``)."""
-    groups = layout.groups
-    lines = [row[0] for row in rows] if groups == 1 else [b"\t".join(row[:groups]) for row in rows]
-    for item, field in enumerate(layout.spills, start=groups):
-        # A spilled value is longer than SPILL_BYTES, so never empty: truthiness finds it.
-        if any(map(itemgetter(item), rows)):
-            _splice(lines, rows, item, field)
-    lines.append(b"")
-    return b"\n".join(lines)
-
-
-def _splice(lines: list[bytes], rows: Sequence[Sequence[Any]], item: int, field: int) -> None:
-    """Escape the values spilled into ``item`` into the empty field ``field`` of their lines."""
-    for index, row in enumerate(rows):
-        value = row[item]
-        if value is not None:
-            fields = lines[index].split(b"\t")  # rendered text has no raw tab but separators
-            fields[field] = escape_bytes(value)
-            lines[index] = b"\t".join(fields)
 
 
 class RedshiftSourceRepository(SourceRepository):
@@ -264,39 +226,10 @@ class RedshiftSourceRepository(SourceRepository):
             log.info("%s: read by cursor, not UNLOAD: %s", read.what, refusal)
             reason = f"{read.choice.reason}; read by cursor: {refusal}"
             return Extract(self.stream(read), Extraction(ExtractMethod.CURSOR, reason))
-        return self._unload(read, select, layout, self._store)
-
-    def _unload(
-        self, read: WindowRead, select: str, layout: RowLayout, store: StagingStore
-    ) -> Extract:
-        """UNLOAD the window, check what was staged, and stream it; nothing staged is kept on
-        failure (a retry UNLOADs into a prefix of its own)."""
-        location = store.location(read.spec.name, read.window.key)
-        try:
-            self._run_unload(read, select, location, store)
-            manifest = store.manifest(location)
-        except BaseException as error:
-            store.delete(location)
-            if isinstance(error, StagingError | ConfigError):
-                raise type(error)(f"{read.what}: {error}") from error
-            raise
-        log.info(
-            "%s: UNLOADed %d files, %d bytes, to %s",
-            read.what,
-            len(manifest.files),
-            manifest.bytes_staged,
-            location.url,
+        store = self._store
+        return unloaded(
+            read, layout, store, lambda location: self._run_unload(read, select, location, store)
         )
-        batches = read_staged(
-            manifest.files,
-            store.chunks,
-            partial(_unloaded_batch, layout=layout),
-            store.staging.readers,
-        )
-        extraction = Extraction(
-            ExtractMethod.UNLOAD, read.choice.reason, len(manifest.files), manifest.bytes_staged
-        )
-        return Extract(_named(batches, read.what), extraction, partial(store.delete, location))
 
     def _run_unload(
         self, read: WindowRead, select: str, location: StagedLocation, store: StagingStore
@@ -340,31 +273,15 @@ class RedshiftSourceRepository(SourceRepository):
     ) -> Iterator[RowBatch]:
         """One cursor over ``select``, FETCHed in growing batches, then closed."""
         cursor.execute(sql.declare(select))
-        sizes = _fetch_sizes(limit)
+        sizes = cluster.fetch_sizes(limit)
         while True:
             with text_as_bytes(self._connection()):
                 cursor.execute(sql.fetch(next(sizes)))
             rows = cursor.fetchall()
             if not rows:
                 break
-            yield RowBatch(_encode(rows, layout), len(rows))
+            yield RowBatch(fetched_lines(rows, layout), len(rows))
         cursor.execute(sql.CLOSE)
-
-
-def _unloaded_batch(lines: bytes, rows: int, layout: RowLayout) -> RowBatch:
-    return RowBatch(copy_lines(lines, rows, layout), rows)
-
-
-def _named(batches: Iterator[RowBatch], what: str) -> Iterator[RowBatch]:
-    """``batches``, a failure reading the staged files named with the table and partition."""
-    try:
-        yield from batches
-    except (StagingError, ConfigError) as error:
-        raise type(error)(f"{what}: {error}") from error
-    finally:
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()
 
 
 def _sqlstate(error: Exception) -> str | None:

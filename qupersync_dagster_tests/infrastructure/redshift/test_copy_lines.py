@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from qupersync_dagster.domain.services.copy_text import escape_bytes
+from qupersync_dagster.infrastructure.redshift.copy_lines import copy_lines
 from qupersync_dagster.infrastructure.redshift.row_text import SPILL_BYTES, RowLayout
-from qupersync_dagster.infrastructure.redshift.unload_text import copy_lines
 
 # One group of four fields; the SUPER columns at positions 1 and 3 spill when long.
 LAYOUT = RowLayout(groups=1, spills=(1, 3))
