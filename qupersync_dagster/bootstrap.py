@@ -7,7 +7,7 @@ so the source, the target and the service are put together, and closed, the same
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,6 +69,13 @@ def open_target(settings: PostgresSettings) -> Iterator[PostgresTargetRepository
 def open_sync_service(
     redshift: RedshiftSettings, postgres: PostgresSettings, **options: Any
 ) -> Iterator[SyncService]:
-    """A ``SyncService`` over both repositories; ``options`` go to ``SyncService`` itself."""
-    with open_source(redshift) as source, open_target(postgres) as target:
-        yield SyncService(source, target, **options)
+    """A ``SyncService`` over both repositories; ``options`` go to ``SyncService`` itself.
+
+    The source is opened ``read_connections`` times; each connects only once it reads a day.
+    """
+    with ExitStack() as stack:
+        source, *more = [
+            stack.enter_context(open_source(redshift)) for _ in range(redshift.read_connections)
+        ]
+        target = stack.enter_context(open_target(postgres))
+        yield SyncService(source, target, more_sources=more, **options)

@@ -8,6 +8,7 @@ engine cannot pass these tests with an encoding the real target would read diffe
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -197,6 +198,8 @@ class FakeTarget(TargetRepository):
     commits: list[str] = field(default_factory=list)
     fail_on_load: Exception | None = None
     before_lock: Callable[[TableSpec, PartitionWindow], None] | None = None
+    # Commits of concurrent lanes take turns; each applies only its own window's rows.
+    _commits: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def describe(self, spec: TableSpec) -> TableSchema | None:
         table = self.tables.get(spec.target)
@@ -239,9 +242,11 @@ class FakeTarget(TargetRepository):
         load.waited_for_lock = waited
         yield load
         if load.committed_state is not None:
-            table.rows = load.rows
-            self.states[(spec.name, window.key)] = load.committed_state
-            self.commits.append(window.key)
+            with self._commits:
+                outside = [r for r in table.rows if not load.in_window(r)]
+                table.rows = outside + [r for r in load.rows if load.in_window(r)]
+                self.states[(spec.name, window.key)] = load.committed_state
+                self.commits.append(window.key)
 
 
 class FakePartitionLoad(PartitionLoad):
@@ -275,11 +280,11 @@ class FakePartitionLoad(PartitionLoad):
                 decoded.append(row)
         return decoded
 
-    def _in_window(self, row: Row) -> bool:
+    def in_window(self, row: Row) -> bool:
         return in_window(row, self.spec.partition_column, self.window)
 
     def replace(self, batches: Iterable[RowBatch]) -> LoadCounts:
-        kept = [r for r in self.rows if not self._in_window(r)]
+        kept = [r for r in self.rows if not self.in_window(r)]
         deleted = len(self.rows) - len(kept)
         new = self._decode(batches)
         self.rows = kept + new
@@ -311,12 +316,12 @@ class FakePartitionLoad(PartitionLoad):
         deleted = 0
         if full_window:
             before = len(self.rows)
-            self.rows = [r for r in self.rows if not self._in_window(r) or self._key(r) in winners]
+            self.rows = [r for r in self.rows if not self.in_window(r) or self._key(r) in winners]
             deleted = before - len(self.rows)
         return LoadCounts(inserted, updated, deleted, len(staged) - len(winners))
 
     def count_rows(self) -> int:
-        return sum(1 for r in self.rows if self._in_window(r))
+        return sum(1 for r in self.rows if self.in_window(r))
 
     def commit(self, state: SyncWatermark) -> None:
         self.committed_state = state

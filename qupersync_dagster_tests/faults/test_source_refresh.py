@@ -4,6 +4,9 @@ Loaders refresh a month by dropping the table and loading it again. A sync that 
 must fail with a retryable ``SourceTableMissingError`` and keep every day it already committed;
 once the table is back, a retry must sync the rest. A sync that meets the re-created table with
 different rows than it fingerprinted must converge on the next run.
+
+The mid-run scenarios follow one connection's days in order (``read_connections`` 1), so that
+"after the first day" is a moment between two reads; lanes are covered in ``test_lanes``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -105,7 +109,7 @@ def test_a_table_dropped_between_days_fails_retryably_and_keeps_the_days_synced(
             loaders.append(_Loader(_drop, ledger_source))
             _until_dropped_or_waiting(pg_server, source_db)
 
-    with sync_service(endpoints) as service:
+    with sync_service(_one_connection(endpoints)) as service:
         with pytest.raises(SourceTableMissingError) as failure:
             service.sync(spec, START, END, on_result=drop_after_first_day)
         loaders[0].finish()
@@ -161,7 +165,7 @@ def test_a_table_reloaded_with_other_rows_mid_run_converges_on_the_next_run(
         if len(seen) == 1:
             loaders.append(_Loader(_reload_restated, ledger_source, START + timedelta(days=2)))
 
-    with sync_service(endpoints) as service:
+    with sync_service(_one_connection(endpoints)) as service:
         service.sync(spec, START, END, on_result=reload_restated_after_first_day)
         loaders[0].finish()
         assert not ledger.mirrors_source(pg_server, source_db, target_db, START, 3)
@@ -170,3 +174,7 @@ def test_a_table_reloaded_with_other_rows_mid_run_converges_on_the_next_run(
 
     assert [r.outcome for r in results] == [UNCHANGED, UNCHANGED, SYNCED]
     ledger.assert_mirrors_source(pg_server, source_db, target_db, START, 3)
+
+
+def _one_connection(endpoints):
+    return replace(endpoints, redshift=endpoints.redshift | {"read_connections": 1})

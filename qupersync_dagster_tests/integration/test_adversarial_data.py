@@ -81,6 +81,15 @@ def _service(pg_server, redshift_emulator, source_db, target_db):
     return sync_service(redshift_emulator, pg_server, source_db, target_db, fetch_size=3)
 
 
+def _failed_day_states(pg_server, target_db) -> int:
+    """Sync states of ``DAY``, the day that fails; ``NEXT`` - 1 is read in a lane of its own."""
+    return scalar(
+        pg_server,
+        target_db,
+        f"SELECT COUNT(*) FROM qupersync.sync_state WHERE partition_key = '{DAY.isoformat()}'",
+    )
+
+
 def _create(conn, table: str, columns) -> None:
     with conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
@@ -372,7 +381,7 @@ def test_duplicate_keys_in_replace_mode_stop_the_day_naming_the_key(
     assert failure.value.table == "edge_rows" and failure.value.partition == DAY.isoformat()
     assert "duplicate key" in failure.value.value_class and "(id)=(k2)" in str(failure.value)
     assert scalar(pg_server, target_db, "SELECT COUNT(*) FROM mirror.edge_rows") == 0
-    assert scalar(pg_server, target_db, "SELECT COUNT(*) FROM qupersync.sync_state") == 0
+    assert _failed_day_states(pg_server, target_db) == 0  # the other day may run in its lane
 
 
 # -- a value too long for its target column ---------------------------------------------------
@@ -423,4 +432,4 @@ def test_a_value_too_long_for_a_column_narrowed_after_pre_flight_stops_the_day(
     assert error.value_class == "value too long for type character varying(5)"
     assert "secret-ish" not in str(error)
     assert scalar(pg_server, target_db, "SELECT COUNT(*) FROM mirror.edge_rows") == 0
-    assert scalar(pg_server, target_db, "SELECT COUNT(*) FROM qupersync.sync_state") == 0
+    assert _failed_day_states(pg_server, target_db) == 0  # the other day may run in its lane

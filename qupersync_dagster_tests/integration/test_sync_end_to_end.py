@@ -17,6 +17,7 @@ from decimal import Decimal, localcontext
 import pytest
 from psycopg2 import sql
 
+from qupersync_dagster import bootstrap
 from qupersync_dagster.devkit import cur_data
 from qupersync_dagster.domain.entities import (
     PartitionOutcome,
@@ -27,7 +28,11 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.errors import SchemaMismatchError
 from qupersync_dagster.domain.services.sync_service import SyncService
-from qupersync_dagster_tests.repositories import sync_service
+from qupersync_dagster_tests.repositories import (
+    postgres_settings,
+    redshift_settings,
+    sync_service,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -183,6 +188,27 @@ def test_a_full_sync_copies_every_row_exactly(service, source, target):
     assert sum(r.rows_extracted for r in results) == ROWS
     assert sum(r.counts.inserted for r in results) == ROWS
     assert len(_assert_target_equals_source(source, target)) == DAYS
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_days_read_over_several_connections_at_once_land_exactly_and_each_once(
+    redshift_emulator, pg_server, cur_db, target_db, source, target, connections
+):
+    settings = redshift_settings(
+        redshift_emulator, pg_server, cur_db, FETCH_SIZE, read_connections=connections
+    )
+    opened = redshift_emulator.connections_opened
+    with bootstrap.open_sync_service(settings, postgres_settings(pg_server, target_db)) as service:
+        results = service.sync(SPEC, START, END)
+
+    assert redshift_emulator.connections_opened - opened == connections
+    assert [r.partition for r in results] == [
+        (START + timedelta(days=d)).isoformat() for d in range(DAYS)
+    ]
+    assert set(_outcomes(results).values()) == {PartitionOutcome.SYNCED}
+    assert sum(r.counts.inserted for r in results) == ROWS
+    assert len(_assert_target_equals_source(source, target)) == DAYS
+    assert len(_states(target)) == DAYS
 
 
 def test_a_second_sync_of_an_unchanged_source_writes_nothing(service, source, target):

@@ -22,8 +22,9 @@ def progress_line(table: str, results: list[SyncResult]) -> str:
         return f"{table} {day.partition}: {day.outcome.value}, {day.rows_extracted} rows extracted"
     synced = sum(r.outcome is PartitionOutcome.SYNCED for r in results)
     rows = sum(r.rows_extracted for r in results)
+    days = sorted(r.partition for r in results)  # lanes finish days out of order
     return (
-        f"{table} {results[0].partition}..{results[-1].partition}: {synced} synced, "
+        f"{table} {days[0]}..{days[-1]}: {synced} synced, "
         f"{len(results) - synced} unchanged, {rows} rows extracted"
     )
 

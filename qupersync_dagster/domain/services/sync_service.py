@@ -5,17 +5,19 @@ text encoding both repositories share (pushed into the source query where possib
 them to the target and records the sync state in the same transaction. A day whose source
 fingerprint equals the stored one is skipped, so re-running a range is cheap and idempotent. The
 next day's read starts once the source is done with the current one (``read_ahead``), while the
-target still copies and commits; each day is still its own transaction.
+target still copies and commits; with more than one source connection the days are dealt to
+lanes that run at once (``lanes``). Each day is still its own transaction.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from functools import reduce
+from functools import partial, reduce
 
 from qupersync_dagster.domain.entities import (
     Extraction,
@@ -32,6 +34,7 @@ from qupersync_dagster.domain.entities import (
 )
 from qupersync_dagster.domain.repositories import PartitionLoad, SourceRepository, TargetRepository
 from qupersync_dagster.domain.services import extract_choice
+from qupersync_dagster.domain.services.lanes import deal, run_lanes
 from qupersync_dagster.domain.services.read_ahead import Counted, ReadAhead
 from qupersync_dagster.domain.services.schema_validation import SchemaPlan, preflight
 from qupersync_dagster.domain.services.watermark import (
@@ -74,10 +77,14 @@ class SyncService:
         source: SourceRepository,
         target: TargetRepository,
         *,
+        more_sources: Sequence[SourceRepository] = (),
         prefetch_depth: int = 4,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
+        """``more_sources``: further connections to the same source, each reading days of its
+        own at the same time as ``source`` (see ``lanes``); the target takes a day per lane."""
         self.source = source
+        self.sources = (source, *more_sources)
         self.target = target
         self.prefetch_depth = prefetch_depth
         self.clock = clock
@@ -118,38 +125,67 @@ class SyncService:
         found = self.source.fingerprints(spec, schema, start, end)
         stored = self.target.stored_states(spec.name)
         signature = schema.signature()
-        days = [
-            (PartitionWindow.day(day), fingerprint_for(found.get(day), signature))
-            for day in PartitionWindow(start, end).days()
-        ]
-        planned = [
-            self._read(spec, schema, window, stored.get(window.key), fingerprint, force)
-            for window, fingerprint in days
-            if force or not is_unchanged(stored.get(window.key), fingerprint)
-        ]
-        reads = ReadAhead(self.source.extract, self.prefetch_depth, planned)
-        results = []
-        try:
-            for window, fingerprint in days:
-                if not force and is_unchanged(stored.get(window.key), fingerprint):
-                    result = SyncResult(
+        results: dict[str, SyncResult] = {}
+        emitting = threading.Lock()
+
+        def emit(result: SyncResult) -> None:
+            with emitting:
+                results[result.partition] = result
+                if on_result is not None:
+                    on_result(result)
+
+        due = []
+        for day in PartitionWindow(start, end).days():
+            window = PartitionWindow.day(day)
+            fingerprint = fingerprint_for(found.get(day), signature)
+            if force or not is_unchanged(stored.get(window.key), fingerprint):
+                due.append((window, fingerprint))
+            else:
+                emit(
+                    SyncResult(
                         spec.name,
                         window.key,
                         PartitionOutcome.UNCHANGED,
                         fingerprint=fingerprint,
                         watermark=stored[window.key].watermark,
                     )
-                else:
-                    result = self._sync_partition(reads, spec, schema, window, fingerprint, force)
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
+                )
+        run_lanes(
+            [
+                partial(self._sync_lane, source, spec, schema, days, stored, force, emit)
+                for source, days in zip(self.sources, deal(due, len(self.sources)), strict=False)
+            ]
+        )
+        return [results[key] for key in sorted(results)]
+
+    def _sync_lane(
+        self,
+        source: SourceRepository,
+        spec: TableSpec,
+        schema: TableSchema,
+        days: list[tuple[PartitionWindow, SourceFingerprint]],
+        stored: dict[str, SyncWatermark],
+        force: bool,
+        emit: Callable[[SyncResult], None],
+        stopped: Callable[[], bool],
+    ) -> None:
+        """Sync ``days`` in order over ``source``, each read started ahead of its day."""
+        planned = [
+            self._read(source, spec, schema, window, stored.get(window.key), fingerprint, force)
+            for window, fingerprint in days
+        ]
+        reads = ReadAhead(source.extract, self.prefetch_depth, planned)
+        try:
+            for window, fingerprint in days:
+                if stopped():
+                    return
+                emit(self._sync_partition(source, reads, spec, schema, window, fingerprint, force))
         finally:
             reads.close()
-        return results
 
     def _read(
         self,
+        source: SourceRepository,
         spec: TableSpec,
         schema: TableSchema,
         window: PartitionWindow,
@@ -159,11 +195,12 @@ class SyncService:
     ) -> WindowRead:
         """The read a partition needs, given its stored state: incremental where it can be."""
         since = None if force else changed_since(spec, stored, fingerprint)
-        choice = extract_choice.choose(spec, schema, fingerprint, self.source.staging())
+        choice = extract_choice.choose(spec, schema, fingerprint, source.staging())
         return WindowRead(spec, schema, window, since, fingerprint.row_count, choice)
 
     def _sync_partition(
         self,
+        source: SourceRepository,
         reads: ReadAhead,
         spec: TableSpec,
         schema: TableSchema,
@@ -185,7 +222,7 @@ class SyncService:
                     watermark=stored.watermark,
                     waited_for_lock=load.waited_for_lock,
                 )
-            read = self._read(spec, schema, window, stored, fingerprint, force)
+            read = self._read(source, spec, schema, window, stored, fingerprint, force)
             extracted, counts, full_window = self._load(reads, load, read, staged)
             load.commit(
                 SyncWatermark(

@@ -33,6 +33,12 @@ class RedshiftSettings(UnloadSettings, ConnectionSettings):
     fetch_size: int = Field(
         default=2_000, description="Rows per FETCH; single-node clusters allow at most 1000."
     )
+    read_connections: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Connections a run reads days over at once, each day on one of them.",
+    )
 
 
 def connect(settings: RedshiftSettings) -> redshift_connector.Connection:

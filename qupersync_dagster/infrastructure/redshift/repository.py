@@ -41,7 +41,7 @@ from qupersync_dagster.domain.repositories import Extract, SourceRepository
 from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
 from qupersync_dagster.infrastructure.redshift import cluster, sql
 from qupersync_dagster.infrastructure.redshift.copy_lines import fetched_lines
-from qupersync_dagster.infrastructure.redshift.raw_text import text_as_bytes
+from qupersync_dagster.infrastructure.redshift.raw_text import raw_rows
 from qupersync_dagster.infrastructure.redshift.row_text import RowLayout, unload_refusal
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
 from qupersync_dagster.infrastructure.redshift.staged_read import unloaded
@@ -275,7 +275,7 @@ class RedshiftSourceRepository(SourceRepository):
         cursor.execute(sql.declare(select))
         sizes = cluster.fetch_sizes(limit)
         while True:
-            with text_as_bytes(self._connection()):
+            with raw_rows(self._connection()):
                 cursor.execute(sql.fetch(next(sizes)))
             rows = cursor.fetchall()
             if not rows:

@@ -58,3 +58,14 @@ def test_a_line_is_logged_as_soon_as_the_interval_has_passed_and_every_day_once(
     assert len(lines) == 10
     spans = [line.split(" ")[1].rstrip(":").split("..") for line in lines]
     assert [span[0] for span in spans][1:] == [f"2026-08-{n:02d}" for n in range(4, 31, 3)]
+
+
+def test_days_finished_out_of_order_by_parallel_lanes_are_told_as_their_span():
+    lines: list[str] = []
+    progress = Progress("cur", lines.append, Clock())
+
+    for n in (2, 3, 1):
+        progress(_day(n, PartitionOutcome.SYNCED))
+    progress.flush()
+
+    assert lines == ["cur 2026-08-01..2026-08-03: 3 synced, 0 unchanged, 300 rows extracted"]
