@@ -18,7 +18,10 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
 )
 from qupersync_dagster.domain.repositories import TargetReadModel
-from qupersync_dagster.infrastructure.float_sql import float_measure_sum, has_float_measure
+from qupersync_dagster.infrastructure.float_sql import (
+    has_float_measure,
+    postgres_float_measure_sum,
+)
 from qupersync_dagster.infrastructure.postgres import schema
 from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine, one_row
 from qupersync_dagster.infrastructure.postgres.sql_fragments import (
@@ -31,14 +34,15 @@ from qupersync_dagster.infrastructure.postgres.sql_fragments import (
 def fingerprint_query(spec: TableSpec, columns: TableSchema | None) -> sql.Composed:
     """Per day of the window: the day, its row count and its exact measure sum (decimal text).
 
-    A float measure (in the mirror's ``columns``) is summed by the source's float rule.
+    A float measure (in the mirror's ``columns``) is summed by the source's float rule, in the
+    form PostgreSQL computes cheaply (the same text as the source's).
     """
     measure: sql.Composable
     if not spec.measure_column:
         measure = sql.SQL("NULL")
     else:
         rule = (
-            float_measure_sum("{column}")
+            postgres_float_measure_sum("{column}")
             if has_float_measure(spec, columns)
             else "CAST(SUM({column}) AS text)"
         )
