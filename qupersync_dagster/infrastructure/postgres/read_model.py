@@ -10,6 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from psycopg2 import sql
+from psycopg2.extensions import cursor as Cursor
 
 from qupersync_dagster.domain.entities import (
     KeyViolations,
@@ -122,14 +123,22 @@ class PostgresReadModel(TargetReadModel):
 
     def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
         """Counted by grouping the window's rows, unless the table's primary key is the key."""
-        key = {"schema": spec.target.schema, "table": spec.target.name}
         with self.target.cursor(spec.name) as cursor:
-            cursor.execute(_KEY_ENFORCED, key | {"columns": sorted(spec.primary_key)})
-            if one_row(cursor)[0]:
+            if self._key_enforced(cursor, spec):
                 cursor.execute(count_query(spec), window_params(start, end))
                 return KeyViolations(int(one_row(cursor)[0]), 0, 0, 0)
             cursor.execute(key_violations_query(spec), window_params(start, end))
             return KeyViolations(*map(int, one_row(cursor)))
+
+    def key_enforced(self, spec: TableSpec) -> bool:
+        with self.target.cursor(spec.name) as cursor:
+            return self._key_enforced(cursor, spec)
+
+    @staticmethod
+    def _key_enforced(cursor: Cursor, spec: TableSpec) -> bool:
+        key = {"schema": spec.target.schema, "table": spec.target.name}
+        cursor.execute(_KEY_ENFORCED, key | {"columns": sorted(spec.primary_key)})
+        return bool(one_row(cursor)[0])
 
     def preview(
         self, spec: TableSpec, start: date, end: date, limit: int = 10
