@@ -173,12 +173,13 @@ def _read_run(instance: Instance, began: float, seconds: float, peak_rss_mb: flo
     if totals is None:
         raise RuntimeError(f"the run logged no totals line ({TOTALS_LOG!r}...)")
     logged, figures = totals
+    asset = Totals(logged, figures["sync_s"], figures["duration_s"])
     return DagsterRun(
         rows=sum(metadata.get("rows_extracted", 0) for metadata in days.values()),
         seconds=seconds,
         peak_rss_mb=peak_rss_mb,
-        sync_seconds=figures["sync_s"],
-        phases=_phases(at, began, seconds, Totals(logged, figures["sync_s"], figures["duration_s"])),
+        sync_seconds=asset.sync_s,
+        phases=_phases(at, began, seconds, asset),
         outcomes={day: str(metadata.get("outcome")) for day, metadata in sorted(days.items())},
     )
 

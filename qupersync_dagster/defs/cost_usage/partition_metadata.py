@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from tabulate import tabulate
 
 from qupersync_dagster.domain.entities import PartitionOutcome, SourceFingerprint, SyncResult
 
@@ -23,6 +22,8 @@ PARTITION_ROW_COUNT = "dagster/partition_row_count"
 
 def preview_markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     """A markdown table of the rows, values as the target holds them (not re-read as numbers)."""
+    from tabulate import tabulate  # only when a run shows rows, not when definitions load
+
     return tabulate(rows, headers=columns, tablefmt="pipe", disable_numparse=True)
 
 

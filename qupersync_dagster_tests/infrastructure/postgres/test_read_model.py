@@ -74,9 +74,7 @@ def test_key_violations_of_a_clean_window_are_zero(target, mirror):
     assert mirror.key_violations(SPEC, *WEEK) == KeyViolations(2, 0, 0, 0)
 
 
-def test_the_key_is_enforced_only_by_a_valid_primary_key_on_exactly_its_columns(
-    target, mirror, db
-):
+def test_the_key_is_enforced_only_by_a_valid_primary_key_on_exactly_its_columns(target, mirror, db):
     assert mirror.key_enforced(SPEC)
     assert not mirror.key_enforced(replace(SPEC, primary_key=("id", "usage_start")))
 
