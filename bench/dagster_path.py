@@ -11,16 +11,20 @@ created and Python's bytecode cached. The code location gets its table list and 
 through the Redshift wire emulator, as every QuperSync run does.
 
 After the run its event log is read back from the instance to split the whole process into the
-sync (the per-day ``duration_s`` of the days' materialisations, each day's
-``SyncResult.seconds``, summed) and everything else: start-up (imports and definitions until
-the run's first event; then to ``RUN_START``), the asset's step around its sync (connections and
-pre-flight until the schema check's result; the rest of the sync call and the reads after it until
-the first materialisation; the materialisations until the step's end), each check's step, the
-run's own bookkeeping between steps, and the process's exit.
+sync and everything else. The sync is the asset's ``sync_s`` from the run's totals log line: the
+engine's own span, timed as the engine benchmark times ``SyncService.sync`` (from opening the
+connections to the last day's commit: pre-flight, the source's fingerprints of the range, the
+stored states and every day's read and load, the days overlapping as read-ahead runs them), less
+the moment Dagster takes to store the schema check's result. Everything else: start-up (imports
+and definitions until the run's first event; then to ``RUN_START``), the asset's step around its
+sync (until its code starts; the check result stored and the reads after the sync; the totals
+logged and the days' materialisations until the step's end), each check's step, the run's own
+bookkeeping between steps, and the process's exit.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,7 +43,8 @@ from qupersync_dagster.devkit.embedded import ServerAddress
 
 STORAGE_DB = "bench_dagster"
 ASSET = TABLE
-SYNC_METADATA = "duration_s"  # a day's SyncResult.seconds, on its materialisation
+TOTALS_LOG = f"{ASSET}: {{"  # the asset's log line of the run's totals, JSON after ": "
+SYNC = "sync (the engine's span: connections, pre-flight, fingerprints, every day's load)"
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class DagsterRun:
     rows: int
     seconds: float  # the whole process
     peak_rss_mb: float
-    sync_seconds: float  # the days' own sync time, summed
+    sync_seconds: float  # the engine's span in the asset (its ``sync_s``)
     phases: dict[str, float]  # the whole process, phase by phase (sums to ``seconds``)
     outcomes: dict[str, str]  # day -> outcome, from the days' materialisations
 
@@ -152,9 +157,12 @@ def _read_run(instance: Instance, began: float, seconds: float, peak_rss_mb: flo
         entries = dagster.all_logs(run.run_id)
     at: dict[tuple[DagsterEventType, str | None], float] = {}
     days: dict[str, dict] = {}
+    totals: tuple[float, dict] | None = None  # when the totals were logged, and what they say
     for entry in entries:
         event = entry.dagster_event
         if event is None:
+            if entry.user_message.startswith(TOTALS_LOG):
+                totals = entry.timestamp, json.loads(entry.user_message.split(": ", 1)[1])
             continue
         at.setdefault((event.event_type, entry.step_key), entry.timestamp)
         if event.event_type is DagsterEventType.ASSET_MATERIALIZATION:
@@ -162,20 +170,30 @@ def _read_run(instance: Instance, began: float, seconds: float, peak_rss_mb: flo
             metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
             if materialization.partition is not None:
                 days[materialization.partition] = metadata
-    if any(SYNC_METADATA not in metadata for metadata in days.values()):
-        raise RuntimeError(f"a day's materialisation has no {SYNC_METADATA!r} metadata")
-    sync = sum(metadata[SYNC_METADATA] for metadata in days.values())
+    if totals is None:
+        raise RuntimeError(f"the run logged no totals line ({TOTALS_LOG!r}...)")
+    logged, figures = totals
+    asset = Totals(logged, figures["sync_s"], figures["duration_s"])
     return DagsterRun(
         rows=sum(metadata.get("rows_extracted", 0) for metadata in days.values()),
         seconds=seconds,
         peak_rss_mb=peak_rss_mb,
-        sync_seconds=sync,
-        phases=_phases(at, began, seconds, sync),
+        sync_seconds=asset.sync_s,
+        phases=_phases(at, began, seconds, asset),
         outcomes={day: str(metadata.get("outcome")) for day, metadata in sorted(days.items())},
     )
 
 
-def _phases(at: dict, began: float, seconds: float, sync: float) -> dict[str, float]:
+@dataclass(frozen=True)
+class Totals:
+    """The asset's totals line: when it was logged, its sync's seconds, its work's seconds."""
+
+    logged: float  # the event log's clock
+    sync_s: float  # the engine's span
+    duration_s: float  # from opening the connections to the line: the sync, the reads after it
+
+
+def _phases(at: dict, began: float, seconds: float, totals: Totals) -> dict[str, float]:
     """The whole process, phase by phase, from the first time each (event, step) was logged."""
     from dagster import DagsterEventType as Type
 
@@ -192,7 +210,7 @@ def _phases(at: dict, began: float, seconds: float, sync: float) -> dict[str, fl
     }
     for key, (start, end) in sorted(steps.items()):
         if key == ASSET:
-            phases.update(_asset_step(at, start, end, sync))
+            phases.update(_asset_step(start, end, totals))
         else:
             phases[f"step {key}"] = end - start
     phases["run bookkeeping between steps"] = (
@@ -202,24 +220,18 @@ def _phases(at: dict, began: float, seconds: float, sync: float) -> dict[str, fl
     return phases
 
 
-def _asset_step(at: dict, start: float, end: float, sync: float) -> dict[str, float]:
-    """The asset's step: before its pre-flight check result, the sync, after, its metadata."""
-    from dagster import DagsterEventType as Type
-
-    checked = at.get((Type.ASSET_CHECK_EVALUATION, ASSET))
-    materialized = at.get((Type.ASSET_MATERIALIZATION, ASSET))
-    if checked is None or materialized is None:
-        return {
-            "sync (the days' duration_s, summed)": sync,
-            "asset step, around the sync": end - start - sync,
-        }
+def _asset_step(start: float, end: float, totals: Totals) -> dict[str, float]:
+    """The asset's step: until its code starts, the sync, the reads after it, its results."""
+    began = totals.logged - totals.duration_s  # the asset opened its connections
     return {
-        "asset step: connections and pre-flight (to the schema check's result)": checked - start,
-        "sync (the days' duration_s, summed)": sync,
-        "asset step: rest of the sync call, then fingerprints, schema, previews read back": (
-            materialized - checked - sync
+        "asset step: resources, until the asset's code opens its connections": began - start,
+        SYNC: totals.sync_s,
+        "asset step: schema check's result stored; fingerprints, schema, previews read back": (
+            totals.duration_s - totals.sync_s
         ),
-        "asset step: the days' materialisations, to the step's end": end - materialized,
+        "asset step: the run's totals logged, the days' materialisations, to the step's end": (
+            end - totals.logged
+        ),
     }
 
 

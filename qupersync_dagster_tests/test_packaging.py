@@ -55,3 +55,24 @@ def test_the_dagster_family_is_pinned_together():
     major, minor, patch = (int(part) for part in version.split("."))
     assert major == 1
     assert pins == {"dagster-postgres": f"0.{minor + 16}.{patch}"}
+
+
+def test_loading_the_code_location_leaves_out_what_only_a_run_uses():
+    """The previews' table renderer is imported when a run shows rows, and the staging store
+    imports boto3 when it first makes a client, not when the definitions load."""
+    script = (
+        "import sys\n"
+        "import qupersync_dagster.definitions\n"
+        "assert 'tabulate' not in sys.modules, 'tabulate imported at load'\n"
+        "aws = ('boto3', 'botocore', 's3transfer')\n"
+        "for name in [m for m in sys.modules if m.startswith(aws)]:\n"
+        "    del sys.modules[name]\n"
+        "sys.modules['boto3'] = None\n"
+        "sys.modules['botocore'] = None\n"
+        "del sys.modules['qupersync_dagster.infrastructure.s3.store']\n"
+        "import qupersync_dagster.infrastructure.s3.store\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr

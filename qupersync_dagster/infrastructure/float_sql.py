@@ -60,17 +60,8 @@ def _signed(column: str, magnitude: str) -> str:
     return f"CASE WHEN {column} < 0 THEN -{magnitude} ELSE {magnitude} END"
 
 
-def float_measure_sum(column: str) -> str:
-    """The fingerprint sum of a float column, as text of a whole number; NULL if all are NULL.
-
-    Each value ``x`` counts ``sign(x) * floor(|x| * 2^40)`` units of 2^-40, so a change of 2e-12
-    or more in one value always changes the sum. To stay within BIGINT, ``|x|`` is split exactly
-    into ``high * 2^23 + low``; the sums of ``high`` and of ``floor(low * 2^40)`` are taken as
-    ``DECIMAL(38,0)`` and combined as ``high_sum * 2^63 + low_sum``. Finite magnitudes of 2^62
-    (4.6e18) and more saturate at 2^62; infinities and NaN count 0; NULLs are skipped, as ``SUM``
-    skips them. The sum stays exact while a day's magnitudes add up to less than about 9e25.
-    """
-    value = f"CAST({column} AS {_DOUBLE})"
+def _parts(value: str) -> tuple[str, str]:
+    """The signed ``high`` and ``low`` of the split that ``float_measure_sum`` documents."""
     magnitude = f"ABS({value})"
     exact = f"{magnitude} < {_power_of_two(_EXACT_BELOW)}"
     # Dividing a tiny value would underflow, which PostgreSQL reports as an error.
@@ -87,9 +78,47 @@ def float_measure_sum(column: str) -> str:
         f" THEN {_power_of_two(_EXACT_BELOW - _SPLIT_BITS)} WHEN {value} IS NOT NULL THEN 0 END"
     )
     low_part = f"CASE WHEN {exact} THEN {low} WHEN {value} IS NOT NULL THEN 0 END"
-    high_sum = f"SUM(CAST(CAST({_signed(value, f'({high_part})')} AS BIGINT) AS DECIMAL(38, 0)))"
-    low_sum = f"SUM(CAST(CAST({_signed(value, f'({low_part})')} AS BIGINT) AS DECIMAL(38, 0)))"
+    return _signed(value, f"({high_part})"), _signed(value, f"({low_part})")
+
+
+def _combined(high_sum: str, low_sum: str) -> str:
     return (
         f"CAST({high_sum} * {_power_of_two(_SPLIT_BITS + _UNIT_BITS, 'DECIMAL(38, 0)')}"
         f" + {low_sum} AS VARCHAR(64))"
+    )
+
+
+def float_measure_sum(column: str) -> str:
+    """The fingerprint sum of a float column, as text of a whole number; NULL if all are NULL.
+
+    Each value ``x`` counts ``sign(x) * floor(|x| * 2^40)`` units of 2^-40, so a change of 2e-12
+    or more in one value always changes the sum. To stay within BIGINT, ``|x|`` is split exactly
+    into ``high * 2^23 + low``; the sums of ``high`` and of ``floor(low * 2^40)`` are taken as
+    ``DECIMAL(38,0)`` and combined as ``high_sum * 2^63 + low_sum``. Finite magnitudes of 2^62
+    (4.6e18) and more saturate at 2^62; infinities and NaN count 0; NULLs are skipped, as ``SUM``
+    skips them. The sum stays exact while a day's magnitudes add up to less than about 9e25.
+    """
+    high, low = _parts(f"CAST({column} AS {_DOUBLE})")
+    return _combined(
+        f"SUM(CAST(CAST({high} AS BIGINT) AS DECIMAL(38, 0)))",
+        f"SUM(CAST(CAST({low} AS BIGINT) AS DECIMAL(38, 0)))",
+    )
+
+
+def postgres_float_measure_sum(column: str) -> str:
+    """``float_measure_sum`` as PostgreSQL computes it cheaply, giving the very same text.
+
+    PostgreSQL's ``SUM(bigint)`` is already exact (accumulated in 128 bits, returned as
+    ``numeric``), so the units are summed as BIGINTs, not cast row by row to ``DECIMAL(38,0)``.
+    Below 2^23, where ``high`` is 0, a value's units are ``TRUNC(x * 2^40)``: scaling by a power
+    of two is exact, and truncating toward zero is ``sign(x) * floor(|x| * 2^40)``. Larger
+    magnitudes, infinities and NaN (which PostgreSQL sorts above every number) take the split.
+    """
+    value = f"CAST({column} AS {_DOUBLE})"
+    small = f"ABS({value}) < {_power_of_two(_SPLIT_BITS)}"
+    high, low = _parts(value)
+    units = f"TRUNC({value} * {_power_of_two(_UNIT_BITS)})"
+    return _combined(
+        f"SUM(CAST(CASE WHEN {small} THEN 0 ELSE {high} END AS BIGINT))",
+        f"SUM(CAST(CASE WHEN {small} THEN {units} ELSE {low} END AS BIGINT))",
     )

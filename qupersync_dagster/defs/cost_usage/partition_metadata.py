@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from tabulate import tabulate
 
 from qupersync_dagster.domain.entities import PartitionOutcome, SourceFingerprint, SyncResult
 
@@ -23,6 +22,8 @@ PARTITION_ROW_COUNT = "dagster/partition_row_count"
 
 def preview_markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     """A markdown table of the rows, values as the target holds them (not re-read as numbers)."""
+    from tabulate import tabulate  # only when a run shows rows, not when definitions load
+
     return tabulate(rows, headers=columns, tablefmt="pipe", disable_numparse=True)
 
 
@@ -71,8 +72,14 @@ def day_metadata(
     return metadata
 
 
-def range_totals(results: list[SyncResult], seconds: float) -> dict[str, Any]:
-    """What the whole run did, for its log: totals over the synced days, days per outcome."""
+def range_totals(results: list[SyncResult], sync_seconds: float, seconds: float) -> dict[str, Any]:
+    """What the whole run did, for its log: totals over the synced days, days per outcome.
+
+    ``sync_seconds`` is the sync's own time, the engine's from opening the connections to the
+    last day's commit (pre-flight, the source's fingerprints, the stored states and every day's
+    read and load; the days overlap, so it is not the sum of their ``duration_s``);
+    ``seconds`` the step's work around it too: the reads for the days' metadata afterwards.
+    """
     synced = [r for r in results if r.outcome is PartitionOutcome.SYNCED]
     extracted = sum(r.rows_extracted for r in synced)
     return {
@@ -86,6 +93,7 @@ def range_totals(results: list[SyncResult], seconds: float) -> dict[str, Any]:
         "rows_updated": sum(r.counts.updated for r in synced),
         "rows_deleted": sum(r.counts.deleted for r in synced),
         "duplicate_keys_dropped": sum(r.counts.duplicates_dropped for r in synced),
+        "sync_s": round(sync_seconds, 3),
         "duration_s": round(seconds, 3),
-        "rows_per_second": round(extracted / seconds, 1) if seconds > 0 else 0.0,
+        "rows_per_second": round(extracted / sync_seconds, 1) if sync_seconds > 0 else 0.0,
     }

@@ -5,8 +5,10 @@ after the sync, the target's (for each day's metadata). ``reconciled_with_source
 exactly those two. Run right after the step in the same process (the code location's in-process
 executor), it takes them from here instead of describing and scanning both tables again, so a
 run asks each side for its fingerprints once. The source side is then the source as the sync
-read it when the run began, the state the sync mirrored. A check run on its own (another run,
-another process) finds nothing here and reads both sides itself.
+read it when the run began, the state the sync mirrored. ``primary_key_unique_not_null`` takes
+the target's row counts from here too when the table's own primary key is the key (nothing else
+to prove). A check run on its own (another run, another process) finds nothing here and reads
+the tables itself.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import date
 
 from qupersync_dagster.domain.entities import PartitionWindow, SourceFingerprint, SyncResult
 
-_KEPT = 16  # entries of runs whose checks never came (an asset-only run) are dropped past this
+_KEPT = 16  # the latest syncs' entries; older ones are dropped
 
 
 @dataclass(frozen=True)
@@ -47,5 +49,8 @@ def keep(
 
 
 def take(run_id: str, table: str, window: PartitionWindow) -> SyncedFingerprints | None:
-    """What this run's sync of ``window`` read, once; None when no such sync ran here."""
-    return _runs.pop((run_id, table, window), None)
+    """What this run's sync of ``window`` read; None when no such sync ran here.
+
+    Each check of the run takes it in turn, so it stays until ``_KEPT`` later syncs push it out.
+    """
+    return _runs.get((run_id, table, window))

@@ -34,6 +34,11 @@ class TargetReadModel(ABC):
         """NULL and duplicate primary keys among the rows of ``[start, end)``."""
 
     @abstractmethod
+    def key_enforced(self, spec: TableSpec) -> bool:
+        """Whether the table's own primary key is ``spec``'s: the database rejects every NULL
+        and duplicate key, so the rows need no scan to prove it."""
+
+    @abstractmethod
     def preview(
         self, spec: TableSpec, start: date, end: date, limit: int = 10
     ) -> tuple[list[str], list[tuple[object, ...]]]:

@@ -10,6 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from psycopg2 import sql
+from psycopg2.extensions import cursor as Cursor
 
 from qupersync_dagster.domain.entities import (
     KeyViolations,
@@ -18,7 +19,10 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
 )
 from qupersync_dagster.domain.repositories import TargetReadModel
-from qupersync_dagster.infrastructure.float_sql import float_measure_sum, has_float_measure
+from qupersync_dagster.infrastructure.float_sql import (
+    has_float_measure,
+    postgres_float_measure_sum,
+)
 from qupersync_dagster.infrastructure.postgres import schema
 from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine, one_row
 from qupersync_dagster.infrastructure.postgres.sql_fragments import (
@@ -31,14 +35,15 @@ from qupersync_dagster.infrastructure.postgres.sql_fragments import (
 def fingerprint_query(spec: TableSpec, columns: TableSchema | None) -> sql.Composed:
     """Per day of the window: the day, its row count and its exact measure sum (decimal text).
 
-    A float measure (in the mirror's ``columns``) is summed by the source's float rule.
+    A float measure (in the mirror's ``columns``) is summed by the source's float rule, in the
+    form PostgreSQL computes cheaply (the same text as the source's).
     """
     measure: sql.Composable
     if not spec.measure_column:
         measure = sql.SQL("NULL")
     else:
         rule = (
-            float_measure_sum("{column}")
+            postgres_float_measure_sum("{column}")
             if has_float_measure(spec, columns)
             else "CAST(SUM({column}) AS text)"
         )
@@ -118,14 +123,22 @@ class PostgresReadModel(TargetReadModel):
 
     def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
         """Counted by grouping the window's rows, unless the table's primary key is the key."""
-        key = {"schema": spec.target.schema, "table": spec.target.name}
         with self.target.cursor(spec.name) as cursor:
-            cursor.execute(_KEY_ENFORCED, key | {"columns": sorted(spec.primary_key)})
-            if one_row(cursor)[0]:
+            if self._key_enforced(cursor, spec):
                 cursor.execute(count_query(spec), window_params(start, end))
                 return KeyViolations(int(one_row(cursor)[0]), 0, 0, 0)
             cursor.execute(key_violations_query(spec), window_params(start, end))
             return KeyViolations(*map(int, one_row(cursor)))
+
+    def key_enforced(self, spec: TableSpec) -> bool:
+        with self.target.cursor(spec.name) as cursor:
+            return self._key_enforced(cursor, spec)
+
+    @staticmethod
+    def _key_enforced(cursor: Cursor, spec: TableSpec) -> bool:
+        key = {"schema": spec.target.schema, "table": spec.target.name}
+        cursor.execute(_KEY_ENFORCED, key | {"columns": sorted(spec.primary_key)})
+        return bool(one_row(cursor)[0])
 
     def preview(
         self, spec: TableSpec, start: date, end: date, limit: int = 10

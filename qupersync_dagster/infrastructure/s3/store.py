@@ -11,9 +11,6 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from qupersync_dagster.infrastructure.s3.errors import StagingError, s3_error
 from qupersync_dagster.infrastructure.s3.manifest import Manifest, check_staged, parse_manifest
 from qupersync_dagster.infrastructure.s3.settings import S3Staging, StagedLocation
@@ -24,9 +21,11 @@ CHUNK_BYTES = 256 * 1024  # read from a download at a time
 _DELETE_BATCH = 1000  # S3's limit per DeleteObjects request
 _DELETE_ATTEMPTS = 2
 # Bounded waits: a stalled download fails retryably instead of hanging the run.
-_CLIENT_CONFIG = Config(
-    connect_timeout=10, read_timeout=60, retries={"max_attempts": 5, "mode": "standard"}
-)
+_CLIENT_CONFIG = {
+    "connect_timeout": 10,
+    "read_timeout": 60,
+    "retries": {"max_attempts": 5, "mode": "standard"},
+}
 
 
 class StagingStore:
@@ -39,13 +38,18 @@ class StagingStore:
     @property
     def client(self) -> Any:
         if self._client is None:
+            # boto3 is imported here, not with the module: a code location that never stages
+            # an UNLOAD does not pay for it when its definitions load.
+            import boto3
+            from botocore.config import Config
+
             # An S3-compatible store on a host of its own serves buckets by path, not by name.
             style = {"s3": {"addressing_style": "path"}} if self.staging.endpoint_url else {}
             self._client = boto3.session.Session().client(
                 "s3",
                 region_name=self.staging.region,
                 endpoint_url=self.staging.endpoint_url,
-                config=_CLIENT_CONFIG.merge(Config(**style)),
+                config=Config(**_CLIENT_CONFIG, **style),
             )
         return self._client
 

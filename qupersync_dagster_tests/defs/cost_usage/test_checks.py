@@ -219,6 +219,11 @@ def test_primary_key_check_finds_duplicate_and_null_keys(
     assert key_check.passed
     assert key_check.metadata["rows"].value == expected_rows
     assert key_check.metadata["duplicate_keys"].value == 0
+    # The table's primary key is the key: the rows the sync counted afterwards are the answer.
+    assert key_check.metadata["rows_counted_by"].value == "this run's sync"
+    on_its_own = run_checks(day, day)["primary_key_unique_not_null"]
+    assert on_its_own.passed and on_its_own.metadata["rows"].value == expected_rows
+    assert on_its_own.metadata["rows_counted_by"].value == "this check"
 
     # A mirror whose key constraint was dropped (or never made) can take duplicates.
     with target_conn.cursor() as cursor:

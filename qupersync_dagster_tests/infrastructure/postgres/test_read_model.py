@@ -74,6 +74,17 @@ def test_key_violations_of_a_clean_window_are_zero(target, mirror):
     assert mirror.key_violations(SPEC, *WEEK) == KeyViolations(2, 0, 0, 0)
 
 
+def test_the_key_is_enforced_only_by_a_valid_primary_key_on_exactly_its_columns(target, mirror, db):
+    assert mirror.key_enforced(SPEC)
+    assert not mirror.key_enforced(replace(SPEC, primary_key=("id", "usage_start")))
+
+    db.execute("ALTER TABLE cost.usage DROP CONSTRAINT usage_pkey")
+    assert not mirror.key_enforced(SPEC)
+
+    db.execute("ALTER TABLE cost.usage ADD PRIMARY KEY (usage_start, id)")
+    assert mirror.key_enforced(replace(SPEC, primary_key=("id", "usage_start")))
+
+
 def test_preview_shows_column_names_and_at_most_limit_rows_of_the_window(target, mirror, db):
     _load(target, mode="replace", batches=_batch(_row(1), _row(2), _row(3)))
     db.execute("INSERT INTO cost.usage (id, usage_start) VALUES ('id-9', '2026-08-12 00:00:00')")
