@@ -35,9 +35,9 @@ def open_source(settings: RedshiftSettings) -> Iterator[RedshiftSourceRepository
 
 
 @contextmanager
-def open_engine(settings: PostgresSettings) -> Iterator[sa.Engine]:
+def open_engine(settings: PostgresSettings, pool_size: int = 2) -> Iterator[sa.Engine]:
     """A pool of target connections; disposed on exit."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, pool_size)
     try:
         yield engine
     finally:
@@ -59,9 +59,12 @@ def open_read_model(settings: PostgresSettings) -> Iterator[PostgresReadModel]:
 
 
 @contextmanager
-def open_target(settings: PostgresSettings) -> Iterator[PostgresTargetRepository]:
-    """The target, its sync state table ensured; its pool disposed on exit."""
-    with open_engine(settings) as engine:
+def open_target(settings: PostgresSettings, lanes: int = 1) -> Iterator[PostgresTargetRepository]:
+    """The target, its sync state table ensured; its pool disposed on exit.
+
+    Each of a run's ``lanes`` holds a connection for its day's transaction.
+    """
+    with open_engine(settings, pool_size=max(2, lanes)) as engine:
         yield PostgresTargetRepository(engine, settings.state_schema, settings.timeout_s)
 
 
@@ -77,5 +80,5 @@ def open_sync_service(
         source, *more = [
             stack.enter_context(open_source(redshift)) for _ in range(redshift.read_connections)
         ]
-        target = stack.enter_context(open_target(postgres))
+        target = stack.enter_context(open_target(postgres, redshift.read_connections))
         yield SyncService(source, target, more_sources=more, **options)

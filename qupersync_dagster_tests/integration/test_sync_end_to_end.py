@@ -190,7 +190,7 @@ def test_a_full_sync_copies_every_row_exactly(service, source, target):
     assert len(_assert_target_equals_source(source, target)) == DAYS
 
 
-@pytest.mark.parametrize("connections", [1, 3])
+@pytest.mark.parametrize("connections", [1, 3, 8])  # 8: more lanes than a default pool
 def test_days_read_over_several_connections_at_once_land_exactly_and_each_once(
     redshift_emulator, pg_server, cur_db, target_db, source, target, connections
 ):
@@ -199,6 +199,8 @@ def test_days_read_over_several_connections_at_once_land_exactly_and_each_once(
     )
     opened = redshift_emulator.connections_opened
     with bootstrap.open_sync_service(settings, postgres_settings(pg_server, target_db)) as service:
+        # Every lane holds a target connection for its day; none may wait for another's.
+        assert service.target.target.engine.pool.size() >= connections
         results = service.sync(SPEC, START, END)
 
     assert redshift_emulator.connections_opened - opened == connections

@@ -50,7 +50,8 @@ class PostgresSettings(ConnectionSettings):
         )
 
 
-def create_engine(settings: PostgresSettings) -> sa.Engine:
+def create_engine(settings: PostgresSettings, pool_size: int = 2) -> sa.Engine:
+    """The target's engine; ``pool_size`` connections may be in use at once (a run's lanes)."""
     options = [
         f"-c statement_timeout={settings.statement_timeout_ms}",
         f"-c lock_timeout={settings.lock_timeout_ms}",
@@ -60,7 +61,7 @@ def create_engine(settings: PostgresSettings) -> sa.Engine:
     # stale one fails with a retryable error like any other cut.
     engine = sa.create_engine(
         settings.url(),
-        pool_size=2,
+        pool_size=pool_size,
         max_overflow=2,
         connect_args={
             "connect_timeout": settings.connect_timeout_s,
