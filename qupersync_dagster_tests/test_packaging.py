@@ -35,9 +35,7 @@ def test_the_product_loads_and_the_demo_says_what_to_install_without_the_dev_kit
         "from qupersync_dagster.cli import main\n"
         "sys.exit(main(['demo']))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
+    result = _python(script)
     assert result.returncode == 1, result.stderr
     assert "pip install 'qupersync-dagster[demo]'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -72,7 +70,12 @@ def test_loading_the_code_location_leaves_out_what_only_a_run_uses():
         "del sys.modules['qupersync_dagster.infrastructure.s3.store']\n"
         "import qupersync_dagster.infrastructure.s3.store\n"
     )
-    result = subprocess.run(
+    result = _python(script)
+    assert result.returncode == 0, result.stderr
+
+
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a fresh interpreter of this environment, its output captured."""
+    return subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
-    assert result.returncode == 0, result.stderr
