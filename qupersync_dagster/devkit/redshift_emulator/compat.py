@@ -24,7 +24,7 @@ NODES_SETTING = f"{COMPAT_SCHEMA}.nodes"
 # Slices of each node: STV_SLICES lists them, and UNLOAD writes a file series for each.
 SLICES_PER_NODE = 2
 MAX_VARCHAR_BYTES = 65_535
-_MARKER = "QuperSync Redshift emulator compat schema, version 2"
+_MARKER = "QuperSync Redshift emulator compat schema, version 3"
 _LOCK_KEY = 0x5153_5243  # serializes installers racing on one database
 
 _DEFAULTS = "LEFT JOIN pg_catalog.pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
@@ -111,8 +111,10 @@ BEGIN
         'JSON_SERIALIZE: the serialized SUPER value is %s bytes, over the VARCHAR limit of '
         '{MAX_VARCHAR_BYTES} bytes', bytes);
 END $$;
--- Plain SQL (not PL/pgSQL, not STRICT), so the planner inlines it into a cursor's query: a
--- length test per value instead of a function call, CPU a cluster spends on its own nodes.
+-- Plain SQL (not PL/pgSQL, not STRICT, calling nothing that is), so the planner inlines each into
+-- a cursor's query: a length test per value instead of a function call, CPU a cluster spends on
+-- its own nodes. A STRICT SQL function whose body calls a function that is not is never inlined;
+-- it would start an executor for every value. NULL gives NULL all the same.
 CREATE OR REPLACE FUNCTION {COMPAT_SCHEMA}.json_serialize(value text) RETURNS varchar
 LANGUAGE sql IMMUTABLE AS $$
 SELECT CASE WHEN pg_catalog.octet_length(value) > {MAX_VARCHAR_BYTES}
@@ -120,9 +122,9 @@ SELECT CASE WHEN pg_catalog.octet_length(value) > {MAX_VARCHAR_BYTES}
             ELSE value END::varchar
 $$;
 CREATE OR REPLACE FUNCTION {COMPAT_SCHEMA}.json_serialize(value jsonb) RETURNS varchar
-LANGUAGE sql IMMUTABLE STRICT AS 'SELECT {COMPAT_SCHEMA}.json_serialize(value::text)';
+LANGUAGE sql IMMUTABLE AS 'SELECT {COMPAT_SCHEMA}.json_serialize(value::text)';
 CREATE OR REPLACE FUNCTION {COMPAT_SCHEMA}.json_serialize(value json) RETURNS varchar
-LANGUAGE sql IMMUTABLE STRICT AS 'SELECT {COMPAT_SCHEMA}.json_serialize(value::text)';
+LANGUAGE sql IMMUTABLE AS 'SELECT {COMPAT_SCHEMA}.json_serialize(value::text)';
 
 CREATE OR REPLACE VIEW {COMPAT_SCHEMA}.svv_all_columns AS
 SELECT pg_catalog.current_database()::varchar(128) AS database_name,

@@ -3,33 +3,15 @@
 The source renders each row as COPY text in SQL (see ``row_text``): the rendered groups joined by
 tabs already are the line. A SUPER value too long to render travels in a spill item of its own
 and leaves an empty placeholder field in the line; it is escaped into that field here. A cursor
-delivers the groups and spill items as separate values (bytes, see ``raw_text``); UNLOAD writes
+delivers the groups and spill items as separate values (see ``fetch_lines``); UNLOAD writes
 them tab-separated, a spill field empty (or JSON ``null``) unless the row's value was spilled.
 Nearly every UNLOADed batch has no spilled value and becomes COPY lines by one replace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from operator import itemgetter
-from typing import Any
-
 from qupersync_dagster.domain.services.copy_text import escape_bytes
 from qupersync_dagster.infrastructure.redshift.row_text import SPILL_BYTES, RowLayout
-
-
-def fetched_lines(rows: Sequence[Sequence[Any]], layout: RowLayout) -> bytes:
-    """One COPY text line per fetched row; every value is already bytes (see ``raw_text``)."""
-    groups = layout.groups
-    lines = [row[0] for row in rows] if groups == 1 else [b"\t".join(row[:groups]) for row in rows]
-    for item, field in enumerate(layout.spills, start=groups):
-        # A spilled value is longer than SPILL_BYTES, so never empty: truthiness finds it.
-        if any(map(itemgetter(item), rows)):
-            for index, row in enumerate(rows):
-                if row[item] is not None:
-                    lines[index] = _spliced(lines[index], {field: row[item]})
-    lines.append(b"")
-    return b"\n".join(lines)
 
 
 def copy_lines(data: bytes, rows: int, layout: RowLayout) -> bytes:
@@ -50,10 +32,10 @@ def _unloaded_line(line: bytes, layout: RowLayout) -> bytes:
         for field, value in zip(layout.spills, spilled, strict=True)
         if len(value) > SPILL_BYTES  # a spilled value is longer; empty or null is none
     }
-    return _spliced(head, values) if values else head
+    return spliced(head, values) if values else head
 
 
-def _spliced(line: bytes, values: dict[int, bytes]) -> bytes:
+def spliced(line: bytes, values: dict[int, bytes]) -> bytes:
     """``line`` with each value escaped into its (empty placeholder) field."""
     fields = line.split(b"\t")  # rendered text has no raw tab but separators
     for field, value in values.items():

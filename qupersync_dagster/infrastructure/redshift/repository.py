@@ -40,8 +40,7 @@ from qupersync_dagster.domain.errors import (
 from qupersync_dagster.domain.repositories import Extract, SourceRepository
 from qupersync_dagster.infrastructure.catalog_types import from_catalog, is_nullable
 from qupersync_dagster.infrastructure.redshift import cluster, sql
-from qupersync_dagster.infrastructure.redshift.copy_lines import fetched_lines
-from qupersync_dagster.infrastructure.redshift.raw_text import raw_rows
+from qupersync_dagster.infrastructure.redshift.fetch_lines import fetch_lines
 from qupersync_dagster.infrastructure.redshift.row_text import RowLayout, unload_refusal
 from qupersync_dagster.infrastructure.redshift.slices import plan_slices
 from qupersync_dagster.infrastructure.redshift.staged_read import unloaded
@@ -275,12 +274,10 @@ class RedshiftSourceRepository(SourceRepository):
         cursor.execute(sql.declare(select))
         sizes = cluster.fetch_sizes(limit)
         while True:
-            with raw_rows(self._connection()):
-                cursor.execute(sql.fetch(next(sizes)))
-            rows = cursor.fetchall()
+            lines, rows = fetch_lines(self._connection(), cursor, sql.fetch(next(sizes)), layout)
             if not rows:
                 break
-            yield RowBatch(fetched_lines(rows, layout), len(rows))
+            yield RowBatch(lines, rows)
         cursor.execute(sql.CLOSE)
 
 

@@ -9,6 +9,7 @@ import pytest
 import redshift_connector
 
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator, catalogue_fixtures
+from qupersync_dagster.devkit.redshift_emulator.compat import COMPAT_SCHEMA
 from qupersync_dagster_tests.devkit.redshift_emulator.driver import scalar, server_message
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,27 @@ def test_json_serialize_fails_over_65535_bytes(redshift, pg_server, source_db) -
     assert "JSON_SERIALIZE" in server_message(refused.value)
     assert "65535" in server_message(refused.value)
     conn.rollback()
+
+
+def test_json_serialize_and_json_size_are_inlined_into_the_plan_and_keep_null(
+    redshift, pg_server, source_db
+) -> None:
+    """A cursor over SUPER columns costs a length test per value, not a function call."""
+    conn = redshift()  # creates the compat schema
+    assert _rows(conn, "SELECT JSON_SERIALIZE(CAST(NULL AS json))") == [(None,)]
+    with contextlib.closing(pg_server.connect(source_db)) as direct, direct.cursor() as cur:
+        cur.execute("CREATE TABLE docs (doc json, tags jsonb)")
+        # As the emulator sends a strict session's SQL: Redshift's names, the compat schema's
+        # functions (PostgreSQL's own JSON_SERIALIZE is another thing).
+        serialize, size = (f"{COMPAT_SCHEMA}.json_{name}" for name in ("serialize", "size"))
+        cur.execute(
+            f"EXPLAIN VERBOSE SELECT {serialize}(doc), {size}(doc), {serialize}(tags),"
+            f" {size}(tags) FROM docs"
+        )
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "octet_length" in plan
+    assert "json_serialize" not in plan
+    assert "json_size" not in plan
 
 
 def test_late_binding_views_and_external_tables_are_only_in_svv_all_columns(
