@@ -29,7 +29,7 @@ from redshift_connector.core import DATA_ROW, READY_FOR_QUERY
 from qupersync_dagster.infrastructure.redshift.copy_lines import spliced
 from qupersync_dagster.infrastructure.redshift.row_text import RowLayout
 
-_CHUNK = 1 << 20  # one socket read takes what has arrived, up to this much
+_CHUNK = 256 * 1024  # one socket read takes what has arrived, up to this much
 _HEADER = struct.Struct("!cI")  # message type, length of the rest including these 4 bytes
 _COUNT = struct.Struct("!h")
 _LENGTH = struct.Struct("!i")
@@ -70,52 +70,60 @@ class _LineReader:
         self._conn = conn
         self._layout = layout
         self._columns = layout.groups + len(layout.spills)
-        self._null_spills = _NULL * len(layout.spills)
-        self.lines: list[bytes] = []
+        self.lines: list[bytes | bytearray] = []
 
     def __call__(self, cursor: Any) -> None:
         conn = self._conn
         conn.error = None
         handlers = conn.message_types
-        read1 = conn._sock.read1
-        pending = b""
+        readinto = conn._sock.readinto1
+        header, value_length = _HEADER.unpack_from, _LENGTH.unpack_from
+        append = self.lines.append
+        # The common row: one rendered group, every spill item NULL. Its line is the group.
+        nulls = _NULL * len(self._layout.spills) if self._layout.groups == 1 else None
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        filled = 0
         while True:
-            chunk = read1(_CHUNK)
-            if not chunk:
+            if filled == len(buffer):  # one message larger than the buffer: make room for it
+                view.release()
+                buffer.extend(bytes(len(buffer)))
+                view = memoryview(buffer)
+            received = readinto(view[filled:])
+            if not received:
                 raise redshift_connector.InterfaceError(_CLOSED)
-            data = pending + chunk if pending else chunk
-            end, position = len(data), 0
-            while end - position >= 5:
-                code, length = _HEADER.unpack_from(data, position)
+            filled += received
+            position = 0
+            while filled - position >= 5:
+                code, length = header(buffer, position)
                 stop = position + 1 + length
-                if stop > end:
+                if stop > filled:
                     break
                 if code == DATA_ROW:
-                    self._row(data, position + 5, stop)
+                    if nulls is not None:
+                        size = value_length(buffer, position + 7)[0]
+                        end = position + 11 + size
+                        if size >= 0 and end + len(nulls) == stop and buffer.startswith(nulls, end):
+                            append(buffer[position + 11 : end])
+                            position = stop
+                            continue
+                    self._row(bytes(buffer[position + 5 : stop]))
                 else:
-                    handlers[code](data[position + 5 : stop], cursor)
+                    handlers[code](bytes(buffer[position + 5 : stop]), cursor)
                     if code == READY_FOR_QUERY:
-                        self._rest(data[stop:], cursor)
+                        self._rest(bytes(buffer[stop:filled]), cursor)
                         if conn.error is not None:
                             raise conn.error
                         return
                 position = stop
-            pending = data[position:]
+            if position:  # an unfinished message moves to the front; the next read completes it
+                filled -= position
+                buffer[:filled] = bytes(view[position : position + filled])
 
-    def _row(self, data: bytes, start: int, stop: int) -> None:
-        """One DataRow body, ``data[start:stop]``: Int16 count, then Int32 length and bytes each."""
+    def _row(self, body: bytes) -> None:
+        """Any other DataRow body: Int16 count, then Int32 length and bytes for each value."""
         layout = self._layout
-        if layout.groups == 1:
-            length = _LENGTH.unpack_from(data, start + 2)[0]
-            end = start + 6 + length
-            if (
-                length >= 0
-                and data.startswith(self._null_spills, end)
-                and (end + len(self._null_spills) == stop)
-            ):
-                self.lines.append(data[start + 6 : end])
-                return
-        values = _values(data, start, stop)
+        values = _values(body)
         if len(values) != self._columns:
             raise redshift_connector.InterfaceError(
                 f"a fetched row has {len(values)} values, the cursor's query selects "
@@ -149,18 +157,18 @@ class _LineReader:
             data = data[1 + length :]
 
 
-def _values(data: bytes, start: int, stop: int) -> list[bytes | None]:
+def _values(body: bytes) -> list[bytes | None]:
     """Every value of a DataRow body as the bytes sent (None for SQL NULL)."""
     values: list[bytes | None] = []
-    offset = start + 2
-    for _ in range(_COUNT.unpack_from(data, start)[0]):
-        length = _LENGTH.unpack_from(data, offset)[0]
+    offset = 2
+    for _ in range(_COUNT.unpack_from(body)[0]):
+        length = _LENGTH.unpack_from(body, offset)[0]
         offset += 4
         if length < 0:
             values.append(None)
         else:
-            values.append(data[offset : offset + length])
+            values.append(body[offset : offset + length])
             offset += length
-    if offset != stop:
+    if offset != len(body):
         raise redshift_connector.InterfaceError("a fetched row's values do not fill its message")
     return values
