@@ -107,9 +107,7 @@ def _connections(pg_server, database: str) -> set[int]:
     }
 
 
-def test_each_store_keeps_its_one_connection_from_use_to_use(
-    instance, pg_server, dagster_database
-):
+def test_each_store_keeps_its_one_connection_from_use_to_use(instance, pg_server, dagster_database):
     def use_every_store() -> None:
         instance.get_runs(limit=1)
         instance.event_log_storage.get_asset_records()
