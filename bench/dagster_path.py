@@ -227,7 +227,7 @@ def _asset_step(start: float, end: float, totals: Totals) -> dict[str, float]:
     return {
         "asset step: resources, until the asset's code opens its connections": began - start,
         SYNC: totals.sync_s,
-        "asset step: schema check's result stored; fingerprints, schema, previews read back": (
+        "asset step: check result stored; schema, previews, unchanged days' fingerprints read": (
             totals.duration_s - totals.sync_s
         ),
         "asset step: the run's totals logged, the days' materialisations, to the step's end": (
