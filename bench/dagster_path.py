@@ -3,12 +3,13 @@
 What a user runs to backfill a range, measured as a whole process: ``python -m dagster asset
 materialize -m qupersync_dagster.definitions --select cur_line_items --partition-range
 FIRST...LAST`` from the repository root, on a warm instance. The instance is QuperSync's own
-``dagster.yaml`` (runs and event logs in PostgreSQL, on the benchmark's private server, database
-``bench_dagster``), made in ``bench/.work/dagster-home`` before the first timed run and warmed by
-one run of a single day into a scratch target, so that the timed runs find Dagster's storage
-created and Python's bytecode cached. The code location gets its table list and connections from
-``QUPERSYNC_CONFIG`` and the ``REDSHIFT_*``/``POSTGRES_*`` variables, as in production; it reads
-through the Redshift wire emulator, as every QuperSync run does.
+``dagster.yaml`` (its storage class, runs and event logs in PostgreSQL, on the benchmark's
+private server, database ``bench_dagster``), made in ``bench/.work/dagster-home`` before the
+first timed run and warmed by one run of a single day into a scratch target, so that the timed
+runs find Dagster's storage created and Python's bytecode cached. The code location gets its
+table list and connections from ``QUPERSYNC_CONFIG`` and the ``REDSHIFT_*``/``POSTGRES_*``
+variables, as in production; it reads through the Redshift wire emulator, as every QuperSync run
+does.
 
 After the run its event log is read back from the instance to split the whole process into the
 sync and everything else. The sync is the asset's ``sync_s`` from the run's totals log line: the
@@ -82,7 +83,7 @@ def prepare(
     home.mkdir(parents=True)
     server.create_database(STORAGE_DB, replace=True)
     instance = yaml.safe_load((processes.REPO_ROOT / "dagster.yaml").read_text())
-    instance["storage"] = {"postgres": {"postgres_url": _storage_url(server)}}
+    instance["storage"] = _pointed_at(instance["storage"], _storage_url(server))
     (home / "dagster.yaml").write_text(yaml.safe_dump(instance, sort_keys=False))
     tables = home / "tables.yaml"
     tables.write_text(yaml.safe_dump({"tables": [_table_entry(start)]}, sort_keys=False))
@@ -226,7 +227,7 @@ def _asset_step(start: float, end: float, totals: Totals) -> dict[str, float]:
     return {
         "asset step: resources, until the asset's code opens its connections": began - start,
         SYNC: totals.sync_s,
-        "asset step: schema check's result stored; fingerprints, schema, previews read back": (
+        "asset step: check result stored; schema, previews, unchanged days' fingerprints read": (
             totals.duration_s - totals.sync_s
         ),
         "asset step: the run's totals logged, the days' materialisations, to the step's end": (
@@ -247,6 +248,14 @@ def _table_entry(start: date) -> dict:
         "primary_key": list(PRIMARY_KEY),
         "measure_column": "line_item_unblended_cost",
     }
+
+
+def _pointed_at(storage: dict, url: str) -> dict:
+    """The storage ``dagster.yaml`` configures (its class kept), connected to ``url``."""
+    [(kind, settings)] = storage.items()
+    if kind == "custom":
+        return {kind: {**settings, "config": {"postgres_url": url}}}
+    return {kind: {"postgres_url": url}}
 
 
 def _storage_url(server: ServerAddress) -> str:

@@ -24,6 +24,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 import qupersync_dagster
 from qupersync_dagster.definitions import defs
 from qupersync_dagster.devkit.redshift_emulator import RedshiftWireEmulator
+from qupersync_dagster.instance_storage import PooledPostgresStorage
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +92,35 @@ def test_runs_events_and_schedules_are_stored_in_the_configured_database(
         )
     }
     assert {"runs", "event_logs", "jobs", "concurrency_limits"} <= tables
+
+
+def _connections(pg_server, database: str) -> set[int]:
+    """The server processes serving ``database``'s clients other than this one."""
+    return {
+        pid
+        for (pid,) in _query(
+            pg_server,
+            database,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()",
+        )
+    }
+
+
+def test_each_store_keeps_its_one_connection_from_use_to_use(instance, pg_server, dagster_database):
+    def use_every_store() -> None:
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_asset_records()
+        instance.all_instigator_state()
+
+    use_every_store()
+    kept = _connections(pg_server, dagster_database)
+    for _ in range(5):
+        use_every_store()
+
+    assert 1 <= len(kept) <= 3
+    assert _connections(pg_server, dagster_database) == kept
+    assert isinstance(instance.get_ref().storage, PooledPostgresStorage)
 
 
 def test_every_pool_of_the_code_location_gets_the_configured_limit(

@@ -32,7 +32,7 @@ def test_the_phases_add_up_to_the_whole_process_with_the_engines_span_as_the_syn
         "step cur_line_items_freshness": 0.5,
         "asset step: resources, until the asset's code opens its connections": 0.25,
         SYNC: 9.0,
-        "asset step: schema check's result stored; fingerprints, schema, previews read back": 0.5,
+        "asset step: check result stored; schema, previews, unchanged days' fingerprints read": 0.5,
         "asset step: the run's totals logged, the days' materialisations, to the step's end": (
             0.75
         ),

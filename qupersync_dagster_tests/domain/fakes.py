@@ -323,6 +323,10 @@ class FakePartitionLoad(PartitionLoad):
     def count_rows(self) -> int:
         return sum(1 for r in self.rows if self.in_window(r))
 
+    def fingerprint(self) -> SourceFingerprint:
+        fingerprint = _fingerprint(self.spec, [r for r in self.rows if self.in_window(r)])
+        return SourceFingerprint(fingerprint.row_count, fingerprint.measure_sum)
+
     def commit(self, state: SyncWatermark) -> None:
         self.committed_state = state
 

@@ -16,6 +16,7 @@ from qupersync_dagster.domain.entities import (
     ColumnType,
     PartitionOutcome,
     SchemaPolicy,
+    SourceFingerprint,
     SyncMode,
     TableRef,
     TableSchema,
@@ -206,6 +207,37 @@ def test_upsert_reconciles_the_whole_window_when_source_rows_were_deleted():
     assert _table(target.rows(spec)) == _table(rows)
 
 
+def test_a_rewritten_day_brings_the_target_rows_it_committed_and_a_skipped_day_none():
+    source, target = _source(), FakeTarget()
+    service = SyncService(source, target)
+    service.sync(_spec(), START, END)
+    rows = source.tables[SOURCE].rows
+    rows.remove(next(r for r in rows if r["id"] == "d1-0"))
+    rows[:] = [r for r in rows if not r["id"].startswith("d2-")]
+
+    results = service.sync(_spec(), START, END)
+
+    assert [r.mirrored for r in results] == [
+        None,
+        SourceFingerprint(4, "5.00"),
+        SourceFingerprint(0),
+    ]
+
+
+def test_an_incremental_upsert_brings_every_row_of_the_day_it_committed_not_only_those_read():
+    source, target = _source(), FakeTarget()
+    spec = _spec(**UPSERT)
+    service = SyncService(source, target)
+    service.sync(spec, START, END)
+    rows = source.tables[SOURCE].rows
+    rows.append(_row(0, 7, cost="-1.00", updated="2026-03-11 00:00:01"))
+
+    [first, *_] = service.sync(spec, START, END)
+
+    assert first.rows_extracted == 1
+    assert first.mirrored == SourceFingerprint(6, "5.25")
+
+
 def test_upsert_lookback_reads_from_the_watermark_minus_the_lookback():
     source, target = _source(), FakeTarget()
     spec = _spec(**UPSERT, lookback=timedelta(hours=36))
@@ -335,6 +367,7 @@ def test_a_day_synced_by_another_run_while_waiting_for_its_lock_is_not_written_a
 
     assert results[0].outcome is PartitionOutcome.UNCHANGED
     assert results[0].waited_for_lock is True
+    assert results[0].mirrored is None  # this run did not write the day
     assert target.commits == [START.isoformat()]
     assert len(source.streams) == 1
 

@@ -95,3 +95,12 @@ def test_a_partition_window_is_half_open_and_keyed_by_its_first_day():
         date(2026, 2, 28), date(2026, 3, 1)
     )
     assert window.key == "2026-02-27"
+
+
+def test_the_windows_covering_some_days_are_their_runs_of_consecutive_days():
+    days = [date(2026, 3, 1), date(2026, 2, 27), date(2026, 2, 28), date(2026, 3, 5)]
+    assert PartitionWindow.covering(days) == [
+        PartitionWindow(date(2026, 2, 27), date(2026, 3, 2)),
+        PartitionWindow.day(date(2026, 3, 5)),
+    ]
+    assert PartitionWindow.covering([]) == []

@@ -78,7 +78,8 @@ def test_a_cut_mid_copy_rolls_the_partition_back_and_the_retry_matches_the_sourc
 
 
 # Message counts spread over the partition's transaction: the lock, DELETE or stage set-up,
-# the key checks, the merge, the ghost-row delete, the state write, the COMMIT.
+# the key checks, the merge, the ghost-row delete, the day's fingerprint, the state write, the
+# COMMIT.
 @pytest.mark.parametrize(
     ("mode", "messages"),
     [
@@ -90,6 +91,8 @@ def test_a_cut_mid_copy_rolls_the_partition_back_and_the_retry_matches_the_sourc
         (SyncMode.UPSERT, 105),
         (SyncMode.UPSERT, 123),
         (SyncMode.UPSERT, 127),
+        (SyncMode.UPSERT, 133),
+        (SyncMode.UPSERT, 135),
     ],
 )
 def test_a_cut_anywhere_in_the_partition_transaction_is_all_or_nothing(

@@ -28,7 +28,15 @@ from qupersync_dagster.defs.cost_usage.partition_metadata import (
 from qupersync_dagster.defs.cost_usage.partitions import daily_partitions, window_of
 from qupersync_dagster.defs.cost_usage.progress import Progress
 from qupersync_dagster.defs.resources import PostgresResource, RedshiftResource, open_sync_service
-from qupersync_dagster.domain.entities import PartitionOutcome, TableSchema, TableSpec
+from qupersync_dagster.domain.entities import (
+    PartitionOutcome,
+    PartitionWindow,
+    SourceFingerprint,
+    SyncResult,
+    TableSchema,
+    TableSpec,
+)
+from qupersync_dagster.domain.repositories import TargetReadModel
 
 SCHEMA_CHECK = "schema_matches"
 PREVIEW_ROWS = 10
@@ -130,7 +138,7 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 sync_seconds = time.perf_counter() - started - (resumed - paused)
             with postgres.get_read_model() as mirror:
                 target_schema = mirror.describe(spec)
-                mirrored = mirror.fingerprints(spec, window.start, window.end)
+                mirrored = mirrored_fingerprints(mirror, spec, results)
                 run_facts.keep(context.run.run_id, spec.name, window, results, mirrored)
                 synced = [
                     date.fromisoformat(r.partition)
@@ -161,6 +169,26 @@ def build_cost_usage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         )
 
     return _asset
+
+
+def mirrored_fingerprints(
+    mirror: TargetReadModel, spec: TableSpec, results: list[SyncResult]
+) -> dict[date, SourceFingerprint]:
+    """The target's fingerprint of every day of the run that has rows, after the sync.
+
+    A day the sync rewrote brings its own, taken in its transaction as it committed; only the
+    days it left alone are read from the table (one query per run of consecutive days), so a
+    run that rewrote every day reads none back.
+    """
+    found = {
+        date.fromisoformat(r.partition): r.mirrored
+        for r in results
+        if r.mirrored is not None and r.mirrored.row_count > 0
+    }
+    unread = [date.fromisoformat(r.partition) for r in results if r.mirrored is None]
+    for window in PartitionWindow.covering(unread):
+        found |= mirror.fingerprints(spec, window.start, window.end)
+    return found
 
 
 def freshness_policy(spec: TableSpec) -> dg.FreshnessPolicy:

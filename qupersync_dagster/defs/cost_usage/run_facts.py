@@ -1,7 +1,8 @@
 """What a run's sync step has already read, for the checks of the same run.
 
-The asset's step reads the source's fingerprints of its range (to decide which days to sync) and,
-after the sync, the target's (for each day's metadata). ``reconciled_with_source`` compares
+The asset's step reads the source's fingerprints of its range (to decide which days to sync) and
+has the target's after the sync (for each day's metadata): each rewritten day's as its own
+transaction committed it, the other days' read back. ``reconciled_with_source`` compares
 exactly those two. Run right after the step in the same process (the code location's in-process
 executor), it takes them from here instead of describing and scanning both tables again, so a
 run asks each side for its fingerprints once. The source side is then the source as the sync

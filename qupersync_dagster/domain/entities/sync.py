@@ -30,6 +30,17 @@ class PartitionWindow:
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
 
+    @classmethod
+    def covering(cls, days: list[date]) -> list[PartitionWindow]:
+        """The fewest windows that hold exactly ``days``: one per run of consecutive days."""
+        windows: list[PartitionWindow] = []
+        for day in sorted(set(days)):
+            if windows and windows[-1].end == day:
+                windows[-1] = cls(windows[-1].start, day + timedelta(days=1))
+            else:
+                windows.append(cls.day(day))
+        return windows
+
 
 @dataclass(frozen=True)
 class SourceFingerprint:
@@ -90,3 +101,7 @@ class SyncResult:
     waited_for_lock: bool = False
     full_window: bool = True
     extraction: Extraction | None = None  # how the day was read; None when it was not
+    # The target's rows of the day as the sync committed them (row count and measure sum, as
+    # ``TargetReadModel.fingerprints`` reads them), taken inside the day's own transaction just
+    # before its commit; None when this sync did not rewrite the day.
+    mirrored: SourceFingerprint | None = None

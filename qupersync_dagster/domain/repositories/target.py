@@ -16,6 +16,7 @@ from qupersync_dagster.domain.entities import (
     LoadCounts,
     PartitionWindow,
     RowBatch,
+    SourceFingerprint,
     SyncWatermark,
     TableSchema,
     TableSpec,
@@ -48,6 +49,15 @@ class PartitionLoad(ABC):
     @abstractmethod
     def count_rows(self) -> int:
         """Rows of the window currently in the target (inside this transaction)."""
+
+    @abstractmethod
+    def fingerprint(self) -> SourceFingerprint:
+        """The window's rows as this transaction holds them: their count and measure sum, exactly
+        as ``TargetReadModel.fingerprints`` reads the day once committed (zero rows: count 0).
+
+        Taken right before ``commit``, it describes what commits, and reads rows this
+        transaction wrote, which costs the server less than reading them once committed.
+        """
 
     @abstractmethod
     def commit(self, state: SyncWatermark) -> None:

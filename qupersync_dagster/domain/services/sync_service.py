@@ -224,6 +224,7 @@ class SyncService:
                 )
             read = self._read(source, spec, schema, window, stored, fingerprint, force)
             extracted, counts, full_window = self._load(reads, load, read, staged)
+            mirrored = load.fingerprint()
             load.commit(
                 SyncWatermark(
                     table=spec.name,
@@ -249,6 +250,7 @@ class SyncService:
             waited_for_lock=load.waited_for_lock,
             full_window=full_window,
             extraction=_extraction(staged),
+            mirrored=mirrored,
         )
 
     def _load(

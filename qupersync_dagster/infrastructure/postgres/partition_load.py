@@ -16,6 +16,7 @@ from qupersync_dagster.domain.entities import (
     LoadCounts,
     PartitionWindow,
     RowBatch,
+    SourceFingerprint,
     SyncMode,
     SyncWatermark,
     TableSpec,
@@ -24,6 +25,7 @@ from qupersync_dagster.domain.errors import TargetUnavailableError
 from qupersync_dagster.domain.repositories import PartitionLoad
 from qupersync_dagster.infrastructure.postgres import write_strategy
 from qupersync_dagster.infrastructure.postgres.errors import translate
+from qupersync_dagster.infrastructure.postgres.fingerprints import fingerprints_by_day
 from qupersync_dagster.infrastructure.postgres.guard import driver_connection, one_row
 from qupersync_dagster.infrastructure.postgres.state_store import StateStore
 from qupersync_dagster.infrastructure.postgres.window_writes import WindowWriter
@@ -79,6 +81,11 @@ class PostgresPartitionLoad(PartitionLoad):
 
     def count_rows(self) -> int:
         return self.rows.count_rows()
+
+    def fingerprint(self) -> SourceFingerprint:
+        window = self.window
+        found = fingerprints_by_day(self.cursor, self.spec, window.start, window.end)
+        return found.get(window.start, SourceFingerprint(0))
 
     def commit(self, state: SyncWatermark) -> None:
         self.state.save(self.conn, state)

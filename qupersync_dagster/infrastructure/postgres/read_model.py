@@ -19,43 +19,14 @@ from qupersync_dagster.domain.entities import (
     TableSpec,
 )
 from qupersync_dagster.domain.repositories import TargetReadModel
-from qupersync_dagster.infrastructure.float_sql import (
-    has_float_measure,
-    postgres_float_measure_sum,
-)
 from qupersync_dagster.infrastructure.postgres import schema
+from qupersync_dagster.infrastructure.postgres.fingerprints import fingerprints_by_day
 from qupersync_dagster.infrastructure.postgres.guard import GuardedEngine, one_row
 from qupersync_dagster.infrastructure.postgres.sql_fragments import (
     table,
     window_params,
     window_predicate,
 )
-
-
-def fingerprint_query(spec: TableSpec, columns: TableSchema | None) -> sql.Composed:
-    """Per day of the window: the day, its row count and its exact measure sum (decimal text).
-
-    A float measure (in the mirror's ``columns``) is summed by the source's float rule, in the
-    form PostgreSQL computes cheaply (the same text as the source's).
-    """
-    measure: sql.Composable
-    if not spec.measure_column:
-        measure = sql.SQL("NULL")
-    else:
-        rule = (
-            postgres_float_measure_sum("{column}")
-            if has_float_measure(spec, columns)
-            else "CAST(SUM({column}) AS text)"
-        )
-        measure = sql.SQL(rule).format(column=sql.Identifier(spec.measure_column))
-    return sql.SQL(
-        "SELECT CAST({column} AS date), COUNT(*), {measure} FROM {table} WHERE {window} GROUP BY 1"
-    ).format(
-        column=sql.Identifier(spec.partition_column),
-        measure=measure,
-        table=table(spec),
-        window=window_predicate(spec),
-    )
 
 
 def key_violations_query(spec: TableSpec) -> sql.Composed:
@@ -116,10 +87,8 @@ class PostgresReadModel(TargetReadModel):
     def fingerprints(
         self, spec: TableSpec, start: date, end: date
     ) -> dict[date, SourceFingerprint]:
-        query = fingerprint_query(spec, self.describe(spec))
         with self.target.cursor(spec.name) as cursor:
-            cursor.execute(query, window_params(start, end))
-            return {day: SourceFingerprint(count, total) for day, count, total in cursor.fetchall()}
+            return fingerprints_by_day(cursor, spec, start, end)
 
     def key_violations(self, spec: TableSpec, start: date, end: date) -> KeyViolations:
         """Counted by grouping the window's rows, unless the table's primary key is the key."""

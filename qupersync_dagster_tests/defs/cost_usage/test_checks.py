@@ -178,6 +178,35 @@ def test_reconciled_in_the_run_of_the_sync_compares_what_that_sync_read_with_no_
         assert in_the_run.metadata[name].value == on_its_own.metadata[name].value
 
 
+def test_in_the_run_of_the_sync_a_day_it_left_alone_is_read_from_the_table(
+    sync, run_checks, days, target_conn
+):
+    unchanged, rewritten = days[0], days[1]
+    sync(unchanged, unchanged)
+    with target_conn.cursor() as cursor:  # an edit the sync state knows nothing of
+        cursor.execute(
+            f"DELETE FROM {TARGET_TABLE} WHERE identity_line_item_id = (SELECT"
+            f" min(identity_line_item_id) FROM {TARGET_TABLE} WHERE line_item_usage_start_date"
+            " >= %s AND line_item_usage_start_date < %s)",
+            (unchanged, unchanged + timedelta(days=1)),
+        )
+        assert cursor.rowcount == 1
+
+    result = sync(unchanged, rewritten)
+    in_the_run = _evaluations(result)["reconciled_with_source"]
+    on_its_own = run_checks(unchanged, rewritten)["reconciled_with_source"]
+
+    outcomes = {
+        m.partition: m.metadata["outcome"].value
+        for m in result.asset_materializations_for_node(TABLE)
+    }
+    assert outcomes == {unchanged.isoformat(): "unchanged", rewritten.isoformat(): "synced"}
+    assert in_the_run.metadata["fingerprints_read_by"].value == "this run's sync"
+    assert in_the_run.metadata["mismatched_days"].value == [unchanged.isoformat()]
+    for name in ("days", "source_rows", "target_rows", "mismatched_days"):
+        assert in_the_run.metadata[name].value == on_its_own.metadata[name].value
+
+
 def test_reconciled_over_a_range_flags_a_missing_day_and_passes_a_day_empty_on_both_sides(
     sync, run_checks, days, recent_source, target_conn
 ):

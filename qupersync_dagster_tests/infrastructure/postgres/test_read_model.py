@@ -11,16 +11,26 @@ from datetime import date
 
 import pytest
 
-from qupersync_dagster.domain.entities import KeyViolations, TableRef
+from qupersync_dagster.domain.entities import (
+    Column,
+    ColumnType,
+    KeyViolations,
+    SourceFingerprint,
+    TableRef,
+    TableSchema,
+    TypeKind,
+)
 from qupersync_dagster.infrastructure.postgres.read_model import PostgresReadModel
 from qupersync_dagster.infrastructure.postgres.repository import PostgresTargetRepository
 from qupersync_dagster_tests.infrastructure.postgres.test_repository import (
     DAY,
     SCHEMA,
     SPEC,
+    WINDOW,
     _batch,
     _load,
     _row,
+    _state,
 )
 
 pytestmark = pytest.mark.integration
@@ -50,6 +60,75 @@ def test_target_fingerprints_count_and_sum_each_day(target, mirror, db):
         DAY: (2, "0.75"),
         date(2026, 8, 4): (1, "2.00"),
     }
+
+
+def _fingerprint_as_committed(target, spec=SPEC, *, mode: str, batches, full_window=True):
+    """Write the day as a sync does and take its fingerprint in its transaction, then commit."""
+    with target.partition(spec, WINDOW, SCHEMA.names) as load:
+        if mode == "replace":
+            load.replace(batches)
+        else:
+            load.upsert(batches, full_window=full_window)
+        found = load.fingerprint()
+        load.commit(_state(found.row_count))
+    return found
+
+
+@pytest.mark.parametrize(
+    "mode, full_window",
+    [("replace", True), ("upsert", True), ("upsert", False)],
+    ids=["replace", "upsert", "incremental upsert"],
+)
+def test_a_days_fingerprint_in_its_transaction_is_what_the_read_model_reads_once_committed(
+    target, mirror, db, mode, full_window
+):
+    db.execute("INSERT INTO cost.usage VALUES ('id-9', '2026-08-04 10:00:00', 2.00, NULL, NULL)")
+    first = _fingerprint_as_committed(
+        target, mode=mode, batches=_batch(_row(1, cost="1.25"), _row(2), _row(3))
+    )
+    assert {DAY: first} == _days(mirror.fingerprints(SPEC, *WEEK), DAY)
+
+    second = _fingerprint_as_committed(
+        target,
+        mode=mode,
+        batches=_batch(_row(2, cost="2.50"), _row(4, cost="-0.75")),
+        full_window=full_window,
+    )
+
+    assert {DAY: second} == _days(mirror.fingerprints(SPEC, *WEEK), DAY)
+    assert second == (SourceFingerprint(2, "1.75") if full_window else SourceFingerprint(4, "4.00"))
+
+
+def test_a_float_measure_is_fingerprinted_by_the_float_rule_in_the_transaction_too(engine, mirror):
+    floats = TableSchema(
+        tuple(
+            Column(c.name, ColumnType(TypeKind.DOUBLE)) if c.name == "cost" else c
+            for c in SCHEMA.columns
+        )
+    )
+    spec = replace(SPEC, target=TableRef("cost", "usage_float"))
+    target = PostgresTargetRepository(engine)
+    target.create_table(spec, floats)
+
+    found = _fingerprint_as_committed(
+        target, spec, mode="replace", batches=_batch(_row(1, cost="0.5"), _row(2, cost="-0.25"))
+    )
+
+    assert found == SourceFingerprint(2, str(2**40 // 4))  # 0.25 in units of 2^-40
+    assert mirror.fingerprints(spec, *WEEK) == {DAY: found}
+
+
+def test_an_emptied_day_fingerprints_as_no_rows_in_its_transaction(target, mirror):
+    _load(target, mode="replace", batches=_batch(_row(1)))
+
+    found = _fingerprint_as_committed(target, mode="replace", batches=[])
+
+    assert found == SourceFingerprint(0)
+    assert mirror.fingerprints(SPEC, *WEEK) == {}
+
+
+def _days(found: dict, *days: date) -> dict:
+    return {day: fingerprint for day, fingerprint in found.items() if day in days}
 
 
 def test_key_violations_count_null_and_duplicate_keys_of_the_window_only(target, mirror, db):
