@@ -5,11 +5,11 @@ webserver: every event a run stores opens a PostgreSQL connection of its own (a 
 process, the login, the catalogue caches) and closes it again. A 30-day backfill with its checks
 stores about a hundred events and reads its run back as often, some 350 connections: a second or
 more of the run spent, on both sides, on connecting. ``PooledPostgresStorage`` is the same
-storage (the same ``postgres_db`` or ``postgres_url`` configuration, tables and migrations), but
-each store keeps one connection open between uses, checked with a round trip before each use and
-renewed hourly; a store used by several threads at once opens more, closed again after use. A
-process holds at most three idle connections to the instance's database (the webserver swaps in
-its own pools, as it does for ``storage: postgres``).
+storage (the same ``postgres_db`` or ``postgres_url`` configuration, tables and migrations), with
+the pool the webserver gives each store (dagster-postgres's own ``optimize_for_webserver``): one
+connection kept open between uses and renewed hourly; a store used by several threads at once
+opens more, closed again after use. A process holds at most three idle connections to the
+instance's database (the webserver sets its own pools, as it does for ``storage: postgres``).
 
 It lives in its own module, outside the code location, because the instance loads it: every
 Dagster process reading a ``dagster.yaml`` that names it (webserver, daemon, run workers) imports
@@ -23,11 +23,7 @@ from typing import Any
 
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
-from dagster_postgres.utils import (
-    create_pg_engine,
-    get_token_provider_from_config,
-    pg_url_from_config,
-)
+from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
 _RECYCLE_S = 3600  # a connection is renewed at its first use after an hour
 
@@ -43,16 +39,11 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ):
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        for store in (self._run_storage, self._event_log_storage, self._schedule_storage):
-            store._engine.dispose()  # the stores expose no other way to their engine
-            store._engine = create_pg_engine(
-                postgres_url,
-                token_provider,
-                isolation_level="AUTOCOMMIT",
-                pool_size=1,
-                max_overflow=-1,  # never wait for a connection, as without a pool
-                pool_pre_ping=True,
-                pool_recycle=_RECYCLE_S,
+        # What the webserver asks of every store: one pooled connection. No statement timeout
+        # (0: the server's), and never a wait for a connection, as without a pool.
+        for store in (self.run_storage, self.event_log_storage, self.schedule_storage):
+            store.optimize_for_webserver(
+                statement_timeout=0, pool_recycle=_RECYCLE_S, max_overflow=-1
             )
 
     @classmethod
