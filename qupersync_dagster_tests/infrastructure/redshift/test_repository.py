@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 import struct
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -40,7 +41,7 @@ from qupersync_dagster.infrastructure.redshift.repository import (
     RedshiftSourceRepository,
     SourceTableMissingError,
 )
-from qupersync_dagster_tests.repositories import redshift_source
+from qupersync_dagster_tests.repositories import redshift_settings, redshift_source
 
 pytestmark = pytest.mark.integration
 
@@ -342,3 +343,13 @@ def test_an_unreachable_cluster_is_a_retryable_source_error(source_table):
     with pytest.raises(SourceUnavailableError) as raised:
         repository.describe(REF)
     assert raised.value.retryable
+
+
+def test_a_connection_sends_without_nagles_delay(redshift_emulator, pg_server, source_db):
+    """A statement longer than the driver's 8 KB buffer leaves in two writes; the second must
+    not wait for the cluster's delayed acknowledgement of the first."""
+    conn = connect(redshift_settings(redshift_emulator, pg_server, source_db))
+    try:
+        assert conn._usock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        conn.close()
